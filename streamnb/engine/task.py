@@ -1,0 +1,255 @@
+"""A task: one sub-topology over one partition (group), with its own stores.
+
+The same ``Task`` runs under the TopologyTestDriver (synchronously) and under the runtime
+(records polled from Kafka); it never touches a client, a thread or a clock of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidStateStoreException, StreamsException
+from ..processor import Processor, PunctuationType
+from ..topology.topology import ProcessorSpec, SinkSpec, SourceSpec, Subtopology, Topology
+from .api_node import ProcessorApiNode
+from .context import UNKNOWN_TIME, RecordCollector, TaskContext
+from .node import Node, SinkNode, SourceNode
+from .punctuation import PunctuationQueue, Schedule
+
+log = logging.getLogger("streamnb.engine")
+
+
+def changelog_topic(app_id: str, store: str) -> str:
+    """Kafka's changelog topic name for a store: ``<application.id>-<store>-changelog``."""
+    return f"{app_id}-{store}-changelog"
+
+
+def internal_topic(app_id: str, topic: str) -> str:
+    """The real name of an internal (repartition) topic: ``<application.id>-<name>``."""
+    return f"{app_id}-{topic}"
+
+
+class Task:
+    """Processes records of one sub-topology and partition; owns its nodes and stores."""
+
+    def __init__(
+        self,
+        task_id: str,
+        topology: Topology,
+        subtopology: Subtopology,
+        collector: RecordCollector,
+        app_id: str,
+        config: dict[str, Any] | None = None,
+        state_dir: Path | None = None,
+        wall_clock: Callable[[], int] | None = None,
+        partition: int = 0,
+        global_stores: dict[str, Any] | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.topology = topology
+        self.subtopology = subtopology
+        self.app_id = app_id
+        self.partition = partition
+        self.state_dir = state_dir
+        self.commit_requested = False
+        self._internal = topology.internal_topics
+        self.ctx = TaskContext(self, collector, app_id, dict(config or {}),
+                               wall_clock or (lambda: 0))
+        self.stream_punctuations = PunctuationQueue()
+        self.wall_punctuations = PunctuationQueue()
+        self._global_stores = global_stores or {}
+        self.stores: dict[str, Any] = {}
+        self.nodes: dict[str, Node] = {}
+        self._sources: dict[str, SourceNode] = {}
+        self._build_nodes()
+        self._build_stores()
+        self._init_nodes()
+
+    # -- construction -----------------------------------------------------------------------
+    def resolve_topic(self, topic: str) -> str:
+        return internal_topic(self.app_id, topic) if topic in self._internal else topic
+
+    def _build_nodes(self) -> None:
+        for name in self.subtopology.nodes:
+            spec = self.topology.nodes[name]
+            if isinstance(spec, SourceSpec):
+                node: Node = SourceNode(name, [self.resolve_topic(t) for t in spec.topics])
+                for topic in node.topics:  # type: ignore[attr-defined]
+                    self._sources[topic] = node  # type: ignore[assignment]
+            elif isinstance(spec, SinkSpec):
+                node = SinkNode(name, spec.topic, spec.topic_extractor, spec.key_serde,
+                                spec.value_serde, spec.partitioner)
+            else:
+                assert isinstance(spec, ProcessorSpec) and spec.factory is not None
+                made = spec.factory()
+                if isinstance(made, Node):
+                    node = made
+                    node.name = name
+                elif isinstance(made, Processor) or callable(getattr(made, "process", None)):
+                    node = ProcessorApiNode(name, made)
+                else:
+                    raise StreamsException(
+                        f"the processor supplier of {name} returned {type(made).__name__}; it "
+                        "must return a new streamnb.Processor instance each call"
+                    )
+                node.store_names = tuple(spec.stores)
+            self.nodes[name] = node
+        for name, node in self.nodes.items():
+            node.children = [self.nodes[c] for c in self.topology.nodes[name].children
+                             if c in self.nodes]
+
+    def _build_stores(self) -> None:
+        builders = self.topology.stores
+        for name in self.subtopology.stores:
+            is_global = name in self.topology.global_stores
+            builder = (self.topology.global_stores[name].store_builder if is_global
+                       else builders[name])
+            store = builder.build()
+            directory = None
+            if self.state_dir is not None and getattr(store, "persistent", False):
+                directory = self.state_dir / name
+            store.init(directory)
+            if builder.logging_enabled and not is_global:
+                topic = self.topology.changelog_topic_override(name)
+                topic = self.resolve_topic(topic) if topic else changelog_topic(self.app_id, name)
+                store._change_logger = self._make_change_logger(
+                    topic, builder.timestamped, builder.key_serde, builder.value_serde
+                )
+                store.changelog_topic = topic
+            else:
+                store.changelog_topic = None
+            store.timestamped = builder.timestamped
+            self.stores[name] = store
+
+    def _make_change_logger(self, topic: str, timestamped: bool, key_serde: Any,
+                            value_serde: Any) -> Callable[[Any, Any], None]:
+        send = self.ctx.collector.send_changelog
+        ctx = self.ctx
+        partition = self.partition
+        if timestamped:
+            def log_change(key: Any, value: Any) -> None:
+                if value is None:
+                    send(topic, partition, key, None, ctx.timestamp, key_serde, value_serde)
+                else:
+                    send(topic, partition, key, value[0], value[1], key_serde, value_serde)
+        else:
+            def log_change(key: Any, value: Any) -> None:
+                send(topic, partition, key, value, ctx.timestamp, key_serde, value_serde)
+        return log_change
+
+    def _init_nodes(self) -> None:
+        # Children first, so that each parent binds its children's final process methods.
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in seen:
+                return
+            seen.add(name)
+            for child in self.nodes[name].children:
+                visit(child.name)
+            order.append(name)
+
+        for name in self.nodes:
+            visit(name)
+        for name in order:
+            self.nodes[name].init(self.ctx)
+
+    # -- stores -----------------------------------------------------------------------------
+    def get_store(self, name: str, node: Node | None = None) -> Any:
+        store = self.stores.get(name)
+        if store is not None:
+            if node is not None and name not in node.store_names:
+                raise InvalidStateStoreException(
+                    f"Processor {node.name} has no access to state store {name!r}: the store is "
+                    f"not connected to it. Name the store when you add the processor, e.g. "
+                    f"stream.process(supplier, {name!r}), or builder.add_state_store(builder, "
+                    f"{node.name!r})."
+                )
+            return store
+        if name in self._global_stores:
+            return self._global_stores[name]
+        known = sorted(set(self.topology.stores) | set(self._global_stores))
+        where = f" by processor {node.name}" if node is not None else ""
+        raise InvalidStateStoreException(
+            f"unknown state store {name!r} requested{where}; stores of this topology: {known}. "
+            "Register it with builder.add_state_store(...) and name it in process(...)."
+        )
+
+    # -- processing -------------------------------------------------------------------------
+    @property
+    def source_topics(self) -> list[str]:
+        return list(self._sources)
+
+    def process(self, topic: str, key: Any, value: Any, timestamp: int, headers: Any = None,
+                partition: int = 0, offset: int = -1) -> None:
+        """Run one record from ``topic`` through the sub-topology."""
+        source = self._sources.get(topic)
+        if source is None:
+            raise StreamsException(
+                f"task {self.task_id} does not read topic {topic!r}; it reads {self.source_topics}"
+            )
+        ctx = self.ctx
+        ctx.timestamp = timestamp
+        ctx.headers = headers
+        ctx.topic = topic
+        ctx.partition = partition
+        ctx.offset = offset
+        if timestamp > ctx.stream_time:
+            ctx.stream_time = timestamp
+        source.process(key, value)
+
+    # -- punctuation ------------------------------------------------------------------------
+    def schedule(self, interval: int, kind: PunctuationType, callback: Callable[[int], None],
+                 node: Node) -> Any:
+        if kind is PunctuationType.STREAM_TIME:
+            # Aligned to 0: fires as soon as there is data, then on interval multiples.
+            return self.stream_punctuations.add(0, interval, node, callback)
+        return self.wall_punctuations.add(self.ctx.wall_clock() + interval, interval, node,
+                                          callback)
+
+    def _run_punctuation(self, sched: Schedule, now: int) -> None:
+        ctx = self.ctx
+        saved = (ctx.timestamp, ctx.headers, ctx.topic, ctx.partition, ctx.offset)
+        ctx.timestamp, ctx.headers, ctx.topic, ctx.partition, ctx.offset = now, None, None, -1, -1
+        try:
+            sched.callback(now)
+        finally:
+            ctx.timestamp, ctx.headers, ctx.topic, ctx.partition, ctx.offset = saved
+
+    def maybe_punctuate_stream_time(self) -> bool:
+        if not self.stream_punctuations or self.ctx.stream_time == UNKNOWN_TIME:
+            return False
+        return self.stream_punctuations.may_punctuate(self.ctx.stream_time,
+                                                      self._run_punctuation)
+
+    def maybe_punctuate_wall_clock(self, now: int | None = None) -> bool:
+        if not self.wall_punctuations:
+            return False
+        now = self.ctx.wall_clock() if now is None else now
+        return self.wall_punctuations.may_punctuate(now, self._run_punctuation)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Flush every store (persistent stores write their cached changes)."""
+        for store in self.stores.values():
+            store.flush()
+        self.commit_requested = False
+
+    def close(self) -> None:
+        errors = []
+        for node in self.nodes.values():
+            try:
+                node.close()
+            except Exception as exc:  # close every node and store even if one fails
+                errors.append(exc)
+        for store in self.stores.values():
+            try:
+                store.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
