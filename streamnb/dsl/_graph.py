@@ -28,9 +28,9 @@ class _ChangeSerde:
         self.inner = inner
         self.name = f"Change<{getattr(inner, 'name', 'default')}>"
 
-    def resolve(self, default_value_serde: Any) -> _ChangeSerde:
-        """This serde with the app's default value serde inside, if none was chosen."""
-        return self if self.inner is not None else _ChangeSerde(default_value_serde)
+    def resolve(self, default_serde: Any) -> _ChangeSerde:
+        """This serde with the app's default (value) serde inside, if none was chosen."""
+        return self if self.inner is not None else _ChangeSerde(default_serde)
 
     def serialize(self, topic: str | None, change: Any) -> bytes | None:
         if change is None:

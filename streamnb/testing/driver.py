@@ -255,8 +255,9 @@ class TopologyTestDriver:
     def _resolve(self, serde: Any, default: Serde) -> Any:
         if serde is None:
             return default
+        # Wrapper serdes (table changes, windowed keys) fill in the app default they wrap.
         resolve = getattr(serde, "resolve", None)
-        return resolve(self._default_value_serde) if resolve is not None else serde
+        return resolve(default) if resolve is not None else serde
 
     # -- reading ----------------------------------------------------------------------------
     def _read(self, topic: TestOutputTopic) -> TestRecord:
