@@ -47,7 +47,37 @@ class _StreamAggregateBase(Node):
 class StreamCountNode(_StreamAggregateBase):
     """``count()``: the number of non-null records per key."""
 
-    def process(self, key: Any, value: Any) -> None:
+    def init(self, ctx: Any) -> None:
+        super().init(ctx)
+        store, forward, forward_at = self.store, self.forward, self.forward_at
+        get, put = store.get, store.put
+        send_old = self.send_old
+        dropped = self.ctx.record_dropped
+        node = self
+
+        def process(key: Any, value: Any) -> None:
+            if key is None or value is None:
+                dropped(node, "null key or value")
+                return
+            old = get(key)
+            ts = ctx.timestamp
+            if old is None:
+                old_count = 0
+                new_ts = ts
+            else:
+                old_count, new_ts = old
+                if ts > new_ts:
+                    new_ts = ts
+            new_count = old_count + 1
+            put(key, (new_count, new_ts))
+            if new_ts == ts:
+                forward(key, (new_count, old_count if send_old else None))
+            else:
+                forward_at(key, (new_count, old_count if send_old else None), new_ts)
+
+        self.process = process  # type: ignore[method-assign]
+
+    def process(self, key: Any, value: Any) -> None:  # replaced at init
         if key is None or value is None:
             self.ctx.record_dropped(self, "null key or value")
             return
@@ -135,10 +165,42 @@ class _TableNode(Node):
         self.send_old = self.info.send_old_values
         if self.info.store_name is not None:
             self.store = ctx.get_store(self.info.store_name)
+            if getattr(self.store, "kind", None) == "versioned":
+                from ..state.versioned import VersionedTableStore
+
+                self.store = VersionedTableStore(self.store, ctx)
+
+
+class NotLatestChange(tuple):
+    """A change ``(new, old)`` from a versioned table that is not the key's latest version
+    (an out-of-order update): Kafka's ``Change.isLatest == false``. Joins and ``group_by``
+    skip it; other operators treat it as a plain change."""
+
+    __slots__ = ()
 
 
 class TableSourceNode(_TableNode):
     """``builder.table`` / ``to_table``: upserts, tombstones delete, null keys are dropped."""
+
+    def init(self, ctx: Any) -> None:
+        super().init(ctx)
+        if getattr(self.store, "kind", None) == "versioned":
+            self.process = self._process_versioned  # type: ignore[method-assign]
+
+    def _process_versioned(self, key: Any, value: Any) -> None:
+        """Kafka's versioned semantics: a put the store rejects (older than its history
+        retention) is not forwarded; an out-of-order one is forwarded as not-latest."""
+        if key is None:
+            self.ctx.record_dropped(self, "null key")
+            return
+        store = self.store
+        old = store.get(key)
+        code = store.put(key, None if value is None else (value, self.ctx.timestamp))
+        if code == -(2**63):  # PUT_RETURN_CODE_NOT_PUT
+            self.ctx.record_dropped(self, "expired put to versioned table")
+            return
+        change = (value, old[0] if old is not None and self.send_old else None)
+        self.forward(key, change if code == -1 else NotLatestChange(change))
 
     def process(self, key: Any, value: Any) -> None:
         if key is None:
@@ -168,11 +230,18 @@ class TableFilterNode(_TableNode):
 
     def process(self, key: Any, change: Any) -> None:
         new_value = self._keep(key, change[0])
-        old_value = self._keep(key, change[1]) if self.send_old else None
-        if self.send_old and old_value is None and new_value is None:
-            return  # nothing changed downstream
-        if self.store is not None:
-            self.store.put(key, None if new_value is None else (new_value, self.ctx.timestamp))
+        store = self.store
+        old_value = None
+        if self.send_old:
+            if store is not None:  # Kafka reads the old value from its own store
+                old = store.get(key)
+                old_value = None if old is None else old[0]
+            else:
+                old_value = self._keep(key, change[1])
+            if old_value is None and new_value is None:
+                return  # nothing changed downstream
+        if store is not None:
+            store.put(key, None if new_value is None else (new_value, self.ctx.timestamp))
         self.forward(key, (new_value, old_value))
 
 
@@ -184,16 +253,30 @@ class TableMapValuesNode(_TableNode):
     def process(self, key: Any, change: Any) -> None:
         mapper = self.mapper
         new_value = None if change[0] is None else mapper(key, change[0])
+        store = self.store
         old_value = None
-        if self.send_old and change[1] is not None:
-            old_value = mapper(key, change[1])
-        if self.store is not None:
-            self.store.put(key, None if new_value is None else (new_value, self.ctx.timestamp))
+        if self.send_old:
+            if store is not None:  # Kafka reads the old value from its own store
+                old = store.get(key)
+                old_value = None if old is None else old[0]
+            elif change[1] is not None:
+                old_value = mapper(key, change[1])
+        if store is not None:
+            store.put(key, None if new_value is None else (new_value, self.ctx.timestamp))
         self.forward(key, (new_value, old_value))
 
 
 class TableToStreamNode(Node):
     """``to_stream()``: the new value of each change (None for a delete)."""
+
+    def init(self, ctx: Any) -> None:
+        super().init(ctx)
+        forward = self.forward
+
+        def process(key: Any, change: Any) -> None:
+            forward(key, change[0])
+
+        self.process = process  # type: ignore[method-assign]
 
     def process(self, key: Any, change: Any) -> None:
         self.forward(key, change[0])
@@ -224,6 +307,8 @@ class TableRepartitionMapNode(Node):
     def process(self, key: Any, change: Any) -> None:
         if key is None:
             raise StreamsException("Record key for the grouping KTable should not be null.")
+        if type(change) is NotLatestChange:
+            return  # versioned semantics: out-of-order updates do not regroup
         new_pair = self._pair(key, change[0])
         old_pair = self._pair(key, change[1])
         if old_pair is not None and new_pair is not None and old_pair[0] == new_pair[0]:

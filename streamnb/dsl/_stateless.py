@@ -22,15 +22,20 @@ class FilterNode(Node):
 
     def init(self, ctx: Any) -> None:
         super().init(ctx)
+        predicate, forward = self.predicate, self.forward
+        # Closures over locals: the hot path reads no attributes.
         if self.negate:
-            self.process = self._process_not  # type: ignore[method-assign]
+            def process(key: Any, value: Any) -> None:
+                if not predicate(key, value):
+                    forward(key, value)
+        else:
+            def process(key: Any, value: Any) -> None:
+                if predicate(key, value):
+                    forward(key, value)
+        self.process = process  # type: ignore[method-assign]
 
-    def process(self, key: Any, value: Any) -> None:
-        if self.predicate(key, value):
-            self.forward(key, value)
-
-    def _process_not(self, key: Any, value: Any) -> None:
-        if not self.predicate(key, value):
+    def process(self, key: Any, value: Any) -> None:  # replaced at init
+        if bool(self.predicate(key, value)) != self.negate:
             self.forward(key, value)
 
 
@@ -60,14 +65,20 @@ class MapValuesNode(Node):
 
     def init(self, ctx: Any) -> None:
         super().init(ctx)
-        if not self.with_key:
-            self.process = self._process_value  # type: ignore[method-assign]
+        mapper, forward = self.mapper, self.forward
+        if self.with_key:
+            def process(key: Any, value: Any) -> None:
+                forward(key, mapper(key, value))
+        else:
+            def process(key: Any, value: Any) -> None:
+                forward(key, mapper(value))
+        self.process = process  # type: ignore[method-assign]
 
-    def process(self, key: Any, value: Any) -> None:
-        self.forward(key, self.mapper(key, value))
-
-    def _process_value(self, key: Any, value: Any) -> None:
-        self.forward(key, self.mapper(value))
+    def process(self, key: Any, value: Any) -> None:  # replaced at init
+        if self.with_key:
+            self.forward(key, self.mapper(key, value))
+        else:
+            self.forward(key, self.mapper(value))
 
 
 class FlatMapNode(Node):
@@ -104,8 +115,22 @@ class FlatMapValuesNode(Node):
 
     def init(self, ctx: Any) -> None:
         super().init(ctx)
-        if not self.with_key:
-            self.process = self._process_value  # type: ignore[method-assign]
+        mapper, forward, check = self.mapper, self.forward, self._check
+        if self.with_key:
+            def process(key: Any, value: Any) -> None:
+                result = mapper(key, value)
+                if result is None or isinstance(result, (str, bytes)):
+                    check(result)
+                for item in result:
+                    forward(key, item)
+        else:
+            def process(key: Any, value: Any) -> None:
+                result = mapper(value)
+                if result is None or isinstance(result, (str, bytes)):
+                    check(result)
+                for item in result:
+                    forward(key, item)
+        self.process = process  # type: ignore[method-assign]
 
     def _check(self, result: Any) -> Any:
         if result is None or isinstance(result, (str, bytes)):
@@ -115,21 +140,11 @@ class FlatMapValuesNode(Node):
             )
         return result
 
-    def process(self, key: Any, value: Any) -> None:
-        result = self.mapper(key, value)
-        if result is None or isinstance(result, (str, bytes)):
-            self._check(result)
-        forward = self.forward
+    def process(self, key: Any, value: Any) -> None:  # replaced at init
+        result = self.mapper(key, value) if self.with_key else self.mapper(value)
+        self._check(result)
         for item in result:
-            forward(key, item)
-
-    def _process_value(self, key: Any, value: Any) -> None:
-        result = self.mapper(value)
-        if result is None or isinstance(result, (str, bytes)):
-            self._check(result)
-        forward = self.forward
-        for item in result:
-            forward(key, item)
+            self.forward(key, item)
 
 
 class SelectKeyNode(Node):
@@ -137,7 +152,16 @@ class SelectKeyNode(Node):
         super().__init__()
         self.selector = selector
 
-    def process(self, key: Any, value: Any) -> None:
+    def init(self, ctx: Any) -> None:
+        super().init(ctx)
+        selector, forward = self.selector, self.forward
+
+        def process(key: Any, value: Any) -> None:
+            forward(selector(key, value), value)
+
+        self.process = process  # type: ignore[method-assign]
+
+    def process(self, key: Any, value: Any) -> None:  # replaced at init
         self.forward(self.selector(key, value), value)
 
 

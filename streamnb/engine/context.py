@@ -43,6 +43,9 @@ class RecordCollector(Protocol):
 class TaskContext:
     """Mutable state of one task, shared by all its nodes."""
 
+    __slots__ = ("task", "collector", "app_id", "config", "wall_clock", "timestamp", "headers",
+                 "topic", "partition", "offset", "stream_time", "dropped")
+
     def __init__(self, task: Task, collector: RecordCollector, app_id: str,
                  config: dict[str, Any], wall_clock: Callable[[], int]) -> None:
         self.task = task

@@ -62,6 +62,7 @@ class Task:
         self.wall_punctuations = PunctuationQueue()
         self._global_stores = global_stores or {}
         self.stores: dict[str, Any] = {}
+        self._changelog_flushes: list[Callable[[], None]] = []
         self.nodes: dict[str, Node] = {}
         self._sources: dict[str, SourceNode] = {}
         self._build_nodes()
@@ -126,18 +127,34 @@ class Task:
 
     def _make_change_logger(self, topic: str, timestamped: bool, key_serde: Any,
                             value_serde: Any) -> Callable[[Any, Any], None]:
+        """A logger that keeps the latest write per key until the next commit.
+
+        Like Kafka's caching layer in front of the changelog, only the last value of each key
+        between two commits is sent; a write costs one dict assignment.
+        """
+        pending: dict[Any, Any] = {}
         send = self.ctx.collector.send_changelog
         ctx = self.ctx
         partition = self.partition
         if timestamped:
-            def log_change(key: Any, value: Any) -> None:
-                if value is None:
-                    send(topic, partition, key, None, ctx.timestamp, key_serde, value_serde)
-                else:
-                    send(topic, partition, key, value[0], value[1], key_serde, value_serde)
+            log_change = pending.__setitem__  # values are (value, timestamp) or None
+
+            def flush() -> None:
+                for key, stored in pending.items():
+                    if stored is None:
+                        send(topic, partition, key, None, ctx.timestamp, key_serde, value_serde)
+                    else:
+                        send(topic, partition, key, stored[0], stored[1], key_serde, value_serde)
+                pending.clear()
         else:
             def log_change(key: Any, value: Any) -> None:
-                send(topic, partition, key, value, ctx.timestamp, key_serde, value_serde)
+                pending[key] = (value, ctx.timestamp)
+
+            def flush() -> None:
+                for key, (value, timestamp) in pending.items():
+                    send(topic, partition, key, value, timestamp, key_serde, value_serde)
+                pending.clear()
+        self._changelog_flushes.append(flush)
         return log_change
 
     def _init_nodes(self) -> None:
@@ -202,6 +219,30 @@ class Task:
             ctx.stream_time = timestamp
         source.process(key, value)
 
+    def source_entry(self, topic: str) -> Callable[..., None]:
+        """A function ``(key, value, timestamp, headers, partition, offset)`` that runs records
+        of ``topic`` - ``process`` without the per-record source lookup, for batch drivers."""
+        source = self._sources.get(topic)
+        if source is None:
+            raise StreamsException(
+                f"task {self.task_id} does not read topic {topic!r}; it reads {self.source_topics}"
+            )
+        ctx = self.ctx
+        forward = source.process
+
+        def run(key: Any, value: Any, timestamp: int, headers: Any = None, partition: int = 0,
+                offset: int = -1) -> None:
+            ctx.timestamp = timestamp
+            ctx.headers = headers
+            ctx.topic = topic
+            ctx.partition = partition
+            ctx.offset = offset
+            if timestamp > ctx.stream_time:
+                ctx.stream_time = timestamp
+            forward(key, value)
+
+        return run
+
     # -- punctuation ------------------------------------------------------------------------
     def schedule(self, interval: int, kind: PunctuationType, callback: Callable[[int], None],
                  node: Node) -> Any:
@@ -234,7 +275,10 @@ class Task:
 
     # -- lifecycle --------------------------------------------------------------------------
     def commit(self) -> None:
-        """Flush every store (persistent stores write their cached changes)."""
+        """Send buffered changelog records, then flush every store (persistent stores write
+        their cached changes)."""
+        for flush_changelog in self._changelog_flushes:
+            flush_changelog()
         for store in self.stores.values():
             store.flush()
         self.commit_requested = False

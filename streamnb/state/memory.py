@@ -21,10 +21,12 @@ class InMemoryKeyValueStore(StateStore):
 
     def put(self, key: Any, value: Any) -> None:
         """Store ``value`` under ``key``; a ``None`` value deletes the key."""
-        if key is None:
-            raise ValueError(f"store {self.name!r}: keys must not be None")
         if value is None:
+            if key is None:
+                raise ValueError(f"store {self.name!r}: keys must not be None")
             self._data.pop(key, None)
+        elif key is None:
+            raise ValueError(f"store {self.name!r}: keys must not be None")
         else:
             self._data[key] = value
         logger = self._change_logger

@@ -1,0 +1,79 @@
+"""In-process word count: the seed topology through the engine, no broker, no serdes.
+
+    python bench/bench_wordcount.py [--lines 100000] [--runs 3]
+
+Prints words/s for streamnb's engine and for a hand-written dict loop (the practical limit
+of Python on this machine), median and range over interleaved runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import InProcessRunner, peak_rss_mb, word_lines  # noqa: E402
+
+from streamnb.examples.wordcount import INPUT_TOPIC, OUTPUT_TOPIC, build_topology  # noqa: E402
+
+
+def run_streamnb(lines: list[str]) -> tuple[float, int]:
+    runner = InProcessRunner(build_topology())
+    records = [(None, line, index) for index, line in enumerate(lines)]
+    gc.collect()
+    start = time.perf_counter()
+    runner.run(INPUT_TOPIC, records)
+    elapsed = time.perf_counter() - start
+    return elapsed, len(runner.collector.outputs[OUTPUT_TOPIC])
+
+
+def run_dict_loop(lines: list[str]) -> tuple[float, int]:
+    gc.collect()
+    start = time.perf_counter()
+    counts: dict[str, int] = {}
+    out = []
+    for line in lines:
+        for word in line.lower().split():
+            count = counts.get(word, 0) + 1
+            counts[word] = count
+            out.append((word, count))
+    return time.perf_counter() - start, len(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="in-process word count benchmark")
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, help="write results here")
+    args = parser.parse_args(argv)
+    lines = word_lines(args.lines)
+    words = sum(len(line.split()) for line in lines)
+    results: dict[str, list[float]] = {"streamnb engine": [], "python dict loop": []}
+    for _ in range(args.runs):  # interleaved: A, B, A, B ...
+        elapsed, updates = run_streamnb(lines)
+        assert updates == words, (updates, words)
+        results["streamnb engine"].append(words / elapsed)
+        elapsed, updates = run_dict_loop(lines)
+        assert updates == words
+        results["python dict loop"].append(words / elapsed)
+    print(f"word count, {args.lines:,} lines, {words:,} words, {args.runs} interleaved runs")
+    print(f"{'system':<20}{'median words/s':>16}{'min':>12}{'max':>12}")
+    for name, rates in results.items():
+        print(f"{name:<20}{statistics.median(rates):>16,.0f}{min(rates):>12,.0f}"
+              f"{max(rates):>12,.0f}")
+    print(f"peak RSS {peak_rss_mb():.0f} MB")
+    if args.json:
+        args.json.write_text(json.dumps(
+            {name: {"median": statistics.median(r), "min": min(r), "max": max(r)}
+             for name, r in results.items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
