@@ -44,15 +44,22 @@ class CapturingCollector:
                 out = self.outputs[topic] = []
             out.append((key, value, timestamp))
 
-    def sink_sender(self, topic: str, key_serde: Any, value_serde: Any, partitioner: Any,
-                    sink_name: Any) -> Any:
-        """A sender bound to one sink: repartition records queue up, others are captured."""
+    def sink_process(self, topic: str, key_serde: Any, value_serde: Any, partitioner: Any,
+                     sink_name: Any, ctx: Any) -> Any:
+        """One sink as one function: repartition records queue up, others are captured."""
         if topic in self.readable:
             append = self.pending.append
-            return lambda key, value, timestamp, headers: append((topic, key, value, timestamp))
-        out = self.outputs.setdefault(topic, [])
-        append_out = out.append
-        return lambda key, value, timestamp, headers: append_out((key, value, timestamp))
+
+            def to_queue(key: Any, value: Any) -> None:
+                append((topic, key, value, ctx.timestamp))
+
+            return to_queue
+        append_out = self.outputs.setdefault(topic, []).append
+
+        def to_output(key: Any, value: Any) -> None:
+            append_out((key, value, ctx.timestamp))
+
+        return to_output
 
     def send_changelog(self, topic: str, partition: int, key: Any, value: Any, timestamp: int,
                        key_serde: Any, value_serde: Any) -> None:

@@ -50,7 +50,8 @@ class StreamCountNode(_StreamAggregateBase):
     def init(self, ctx: Any) -> None:
         super().init(ctx)
         store, forward, forward_at = self.store, self.forward, self.forward_at
-        get, put = store.get, store.put
+        fast_ops = getattr(store, "fast_ops", None)
+        get, put = fast_ops() if fast_ops is not None else (store.get, store.put)
         send_old = self.send_old
         dropped = self.ctx.record_dropped
         node = self

@@ -109,17 +109,12 @@ class SinkNode(Node):
         self._send = ctx.collector.send
         if self.topic_extractor is None and self.topic is not None:
             self.topic = ctx.resolve_topic(self.topic)
-            # A collector may hand out a sender bound to this sink's topic and serdes, which
-            # saves resolving them per record.
-            make_sender = getattr(ctx.collector, "sink_sender", None)
-            if make_sender is not None:
-                send = make_sender(self.topic, self.key_serde, self.value_serde,
-                                   self.partitioner, self.name)
-
-                def process(key: Any, value: Any) -> None:
-                    send(key, value, ctx.timestamp, ctx.headers)
-
-                self.process = process  # type: ignore[method-assign]
+            # A collector may compile this sink into one function bound to its topic and
+            # serdes, saving the per-record resolution (and a call) on the hot path.
+            compile_sink = getattr(ctx.collector, "sink_process", None)
+            if compile_sink is not None:
+                self.process = compile_sink(  # type: ignore[method-assign]
+                    self.topic, self.key_serde, self.value_serde, self.partitioner, self.name, ctx)
 
     def process(self, key: Any, value: Any) -> None:
         ctx = self.ctx

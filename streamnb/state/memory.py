@@ -33,6 +33,20 @@ class InMemoryKeyValueStore(StateStore):
         if logger is not None:
             logger(key, value)
 
+    def fast_ops(self) -> tuple[Any, Any]:
+        """``(get, put_value)`` for hot loops: ``get`` is the dict's own, ``put_value`` stores a
+        non-None value under a non-None key and logs it. Call after the store is wired up."""
+        data = self._data
+        logger = self._change_logger
+        if logger is None:
+            return data.get, data.__setitem__
+
+        def put_value(key: Any, value: Any) -> None:
+            data[key] = value
+            logger(key, value)
+
+        return data.get, put_value
+
     def put_if_absent(self, key: Any, value: Any) -> Any:
         """Store ``value`` only when ``key`` has none; return the previous value."""
         old = self._data.get(key)
