@@ -1,5 +1,6 @@
 """The DSL: StreamsBuilder, KStream, KTable, grouped streams and their options."""
 
+from . import _fusion_rules  # noqa: F401 - registers how DSL operators fuse
 from .builder import StreamsBuilder
 from .grouped import KGroupedStream, KGroupedTable
 from .kstream import BranchedKStream, KStream

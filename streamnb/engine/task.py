@@ -16,6 +16,7 @@ from ..processor import Processor, PunctuationType
 from ..topology.topology import ProcessorSpec, SinkSpec, SourceSpec, Subtopology, Topology
 from .api_node import ProcessorApiNode
 from .context import UNKNOWN_TIME, RecordCollector, TaskContext
+from .fusion import fuse, is_fusable
 from .node import Node, SinkNode, SourceNode
 from .punctuation import PunctuationQueue, Schedule
 
@@ -172,23 +173,31 @@ class Task:
 
         for name in self.nodes:
             visit(name)
+        fuse_enabled = str(self.ctx.config.get("operator.fusion", True)).lower() not in (
+            "false", "0", "no")
         for name in order:
-            self.nodes[name].init(self.ctx)
+            node = self.nodes[name]
+            node.init(self.ctx)
+            if fuse_enabled and is_fusable(node):
+                node.process = fuse(node)  # type: ignore[method-assign]
 
     # -- stores -----------------------------------------------------------------------------
     def get_store(self, name: str, node: Node | None = None) -> Any:
-        store = self.stores.get(name)
-        if store is not None:
-            if node is not None and name not in node.store_names:
-                raise InvalidStateStoreException(
-                    f"Processor {node.name} has no access to state store {name!r}: the store is "
-                    f"not connected to it. Name the store when you add the processor, e.g. "
-                    f"stream.process(supplier, {name!r}), or builder.add_state_store(builder, "
-                    f"{node.name!r})."
-                )
-            return store
-        if name in self._global_stores:
+        if name in self._global_stores:  # readable by every processor, as in Kafka
             return self._global_stores[name]
+        store = self.stores.get(name)
+        if node is not None and name not in node.store_names:
+            # Kafka's message (for unknown stores too: it only checks the processor's stores).
+            known = sorted(set(self.topology.stores) | set(self._global_stores))
+            raise InvalidStateStoreException(
+                f"Processor {node.name} has no access to StateStore {name} as the store is not "
+                "connected to the processor. Connect it by naming it when you add the "
+                f"processor, e.g. stream.process(supplier, {name!r}), or with "
+                f"topology.add_state_store(store_builder, {node.name!r}) / "
+                f"connect_processor_and_state_stores. Stores of this topology: {known}"
+            )
+        if store is not None:
+            return store
         known = sorted(set(self.topology.stores) | set(self._global_stores))
         where = f" by processor {node.name}" if node is not None else ""
         raise InvalidStateStoreException(

@@ -47,6 +47,11 @@ class InMemoryKeyValueStore(StateStore):
 
         return data.get, put_value
 
+    def raw_ops(self) -> tuple[Any, Any, Any]:
+        """``(get, set, log)``: the dict's own get and set, and the change logger (or None),
+        for generated code that writes a non-None value under a non-None key."""
+        return self._data.get, self._data.__setitem__, self._change_logger
+
     def put_if_absent(self, key: Any, value: Any) -> Any:
         """Store ``value`` only when ``key`` has none; return the previous value."""
         old = self._data.get(key)
