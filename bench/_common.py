@@ -31,6 +31,8 @@ class CapturingCollector:
     def __init__(self) -> None:
         self.outputs: dict[str, list[tuple[Any, Any, int]]] = {}
         self.pending: deque[tuple[str, Any, Any, int, Any]] = deque()
+        # Per-topic queues of (key, value, timestamp) for fused sinks to repartition topics.
+        self.queues: dict[str, list[tuple[Any, Any, int]]] = {}
         self.readable: set[str] = set()
         self.changelog_records = 0
 
@@ -61,6 +63,13 @@ class CapturingCollector:
 
         return to_output
 
+    def sink_inline(self, topic: str, key_serde: Any, value_serde: Any, partitioner: Any,
+                    sink_name: Any) -> Any:
+        """Let fused code append records itself: (append function, tuple fields)."""
+        if topic in self.readable:
+            return self.queues.setdefault(topic, []).append, ("key", "value", "timestamp")
+        return self.outputs.setdefault(topic, []).append, ("key", "value", "timestamp")
+
     def send_changelog(self, topic: str, partition: int, key: Any, value: Any, timestamp: int,
                        key_serde: Any, value_serde: Any) -> None:
         self.changelog_records += 1
@@ -79,14 +88,29 @@ class InProcessRunner:
             for topic in topology.source_topics}
         self.task = Task("0_0", topology, merged, self.collector, app_id)
 
-    def run(self, topic: str, records: list[tuple[Any, Any, int]]) -> None:
-        entries = {t: self.task.source_entry(t) for t in self.task.source_topics}
-        run_input = entries[topic]
+    def run(self, topic: str, records: list[tuple[Any, Any, int]], batch_size: int = 1
+            ) -> None:
+        """Run ``records`` of ``topic``; after every ``batch_size`` input records, drain the
+        records written to repartition topics (FIFO per topic), as a consumer would."""
+        task = self.task
+        entries = {t: task.source_entry(t) for t in task.source_topics}
+        batches = {t: task.batch_entry(t) for t in task.source_topics}
+        queues = {t: self.collector.queues.setdefault(t, []) for t in task.source_topics}
         pending = self.collector.pending
-        popleft = pending.popleft
-        for key, value, timestamp in records:
-            run_input(key, value, timestamp)
-            while pending:
-                t, k, v, ts = popleft()
-                entries[t](k, v, ts)
-        self.task.commit()
+        run_input = batches[topic]
+        drain = [(batches[t], queues[t]) for t in task.source_topics if t != topic]
+        for start in range(0, len(records), batch_size):
+            run_input(records[start:start + batch_size])
+            busy = True
+            while busy:
+                busy = False
+                for run_batch, queue in drain:
+                    if queue:
+                        run_batch(queue)  # records appended meanwhile are run too
+                        queue.clear()
+                        busy = True
+                while pending:  # sinks that were not fused
+                    t, k, v, ts = pending.popleft()
+                    entries[t](k, v, ts)
+                    busy = True
+        task.commit()

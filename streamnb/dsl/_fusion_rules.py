@@ -26,6 +26,11 @@ def _pair(node: Any, result: Any, what: str) -> tuple[Any, Any]:
     try:
         new_key, new_value = result
     except (TypeError, ValueError):
+        if result is None and what == "map":  # Kafka's KStreamMap message
+            raise TypeError(
+                "The provided KeyValueMapper returned null which is not allowed. "
+                f"(map function of {node.name}: return a (key, value) pair)"
+            ) from None
         raise TypeError(
             f"{what} function of {node.name} must return a (key, value) pair, got {result!r}"
         ) from None
@@ -123,7 +128,7 @@ def _count(node: StreamCountNode, g: Codegen, k: str, v: str, ind: str) -> list[
         f"{inner}{ctx}.record_dropped({me}, 'null key or value')",
         f"{ind}else:",
         f"{inner}{old} = {get_}({k})",
-        f"{inner}{ts} = {ctx}.timestamp",
+        f"{inner}{ts} = {g.timestamp(node.ctx)}",
         f"{inner}if {old} is None:",
         f"{inner}    {c0} = 0",
         f"{inner}    {nts} = {ts}",

@@ -17,7 +17,7 @@ import linecache
 from collections.abc import Callable
 from typing import Any
 
-from .node import Node
+from .node import Node, SinkNode
 
 #: node class -> emitter(node, codegen, key_var, value_var, indent) -> source lines
 Emitter = Callable[[Node, "Codegen", str, str, str], list[str]]
@@ -33,7 +33,8 @@ def register_emitter(node_class: type, emitter: Emitter) -> None:
 
 
 def is_fusable(node: Node) -> bool:
-    return type(node) in _EMITTERS
+    """Whether ``fuse(node)`` compiles the node (sinks are only inlined into parents)."""
+    return type(node) in _EMITTERS and not isinstance(node, SinkNode)
 
 
 class Codegen:
@@ -43,6 +44,15 @@ class Codegen:
         self.env: dict[str, Any] = {}
         self._counter = 0
         self.inlined = 0
+        # An expression for the current record's timestamp in inlined code: a local
+        # variable in batch loops, else the context attribute.
+        self.timestamp_expr: str | None = None
+
+    def timestamp(self, ctx: Any) -> str:
+        """Code reading the current record's timestamp."""
+        if self.timestamp_expr is not None:
+            return self.timestamp_expr
+        return f"{self.bind(ctx, 'ctx')}.timestamp"
 
     def bind(self, obj: Any, hint: str = "o") -> str:
         """A global name in the generated function that refers to ``obj``."""
@@ -75,10 +85,25 @@ class Codegen:
         return lines
 
 
+def _sink(node: SinkNode, g: Codegen, key: str, value: str, indent: str) -> list[str]:
+    """A sink whose collector hands out an append target is written inline (no call)."""
+    inline = node.inline_target
+    if inline is None:
+        return [f"{indent}{g.bind(node.process, 'call')}({key}, {value})"]
+    append, fields = inline
+    ctx = g.bind(node.ctx, "ctx")
+    parts = {"topic": g.bind(node.topic, "topic"), "key": key, "value": value,
+             "timestamp": g.timestamp(node.ctx), "headers": f"{ctx}.headers"}
+    return [f"{indent}{g.bind(append, 'append')}(({', '.join(parts[f] for f in fields)},))"]
+
+
+register_emitter(SinkNode, _sink)
+
+
 def fuse(node: Node) -> Callable[[Any, Any], None] | None:
     """The fused ``process`` of ``node`` (None if the node is not fusable)."""
-    if type(node) not in _EMITTERS:
-        return None
+    if type(node) not in _EMITTERS or isinstance(node, SinkNode):
+        return None  # a sink is only ever inlined into its parents
     gen = Codegen()
     body = gen.node(node, "key", "value", "    ")
     source = "def fused(key, value):\n" + "\n".join(body) + "\n"
@@ -91,3 +116,53 @@ def fuse(node: Node) -> Callable[[Any, Any], None] | None:
     fused.__qualname__ = f"fused[{node.name}]"
     fused.source = source  # for debugging: print(node.process.source)
     return fused
+
+
+_BATCH_FIELDS = ("key", "value", "timestamp", "headers", "offset")
+
+
+def compile_batch(ctx: Any, topic: str, partition: int, children: list[Node],
+                  fields: tuple[str, ...] = ("key", "value", "timestamp")
+                  ) -> Callable[[Any], None]:
+    """A function that runs a batch of records of one topic-partition through a task.
+
+    Records are tuples of ``fields`` (a subset of key, value, timestamp, headers, offset,
+    in that order). The loop sets the record context and runs the source's children inline,
+    so a record costs no function call of its own. Callers punctuate and commit between
+    batches, as Kafka's stream thread does.
+    """
+    unknown = set(fields) - set(_BATCH_FIELDS)
+    if unknown or "key" not in fields or "value" not in fields or "timestamp" not in fields:
+        raise ValueError(f"batch fields must include key, value, timestamp; got {fields}")
+    gen = Codegen()
+    gen.timestamp_expr = "timestamp"
+    c = gen.bind(ctx, "ctx")
+    body = []
+    for child in children:
+        body.extend(gen.node(child, "key", "value", "        "))
+    if not body:
+        body = ["        pass"]
+    sets = [f"        {c}.timestamp = timestamp"]
+    if "headers" in fields:
+        sets.append(f"        {c}.headers = headers")
+    if "offset" in fields:
+        sets.append(f"        {c}.offset = offset")
+    source = "\n".join([
+        "def batch(records):",
+        f"    {c}.topic = {gen.bind(topic, 'topic')}",
+        f"    {c}.partition = {partition}",
+        *([] if "headers" in fields else [f"    {c}.headers = None"]),
+        *([] if "offset" in fields else [f"    {c}.offset = -1"]),
+        f"    for {', '.join(fields)} in records:",
+        *sets,
+        f"        if timestamp > {c}.stream_time:",
+        f"            {c}.stream_time = timestamp",
+        *body,
+    ]) + "\n"
+    filename = f"<batch {topic}-{partition}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = dict(gen.env)
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own templates
+    batch = namespace["batch"]
+    batch.source = source
+    return batch

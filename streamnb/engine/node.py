@@ -103,6 +103,8 @@ class SinkNode(Node):
         self.key_serde = key_serde
         self.value_serde = value_serde
         self.partitioner = partitioner
+        # (append, fields): set when the collector lets fused code append records directly.
+        self.inline_target: tuple[Callable[[tuple], None], tuple[str, ...]] | None = None
 
     def init(self, ctx: TaskContext) -> None:
         super().init(ctx)
@@ -115,6 +117,10 @@ class SinkNode(Node):
             if compile_sink is not None:
                 self.process = compile_sink(  # type: ignore[method-assign]
                     self.topic, self.key_serde, self.value_serde, self.partitioner, self.name, ctx)
+            inline = getattr(ctx.collector, "sink_inline", None)
+            if inline is not None:
+                self.inline_target = inline(self.topic, self.key_serde, self.value_serde,
+                                            self.partitioner, self.name)
 
     def process(self, key: Any, value: Any) -> None:
         ctx = self.ctx

@@ -16,7 +16,7 @@ from ..processor import Processor, PunctuationType
 from ..topology.topology import ProcessorSpec, SinkSpec, SourceSpec, Subtopology, Topology
 from .api_node import ProcessorApiNode
 from .context import UNKNOWN_TIME, RecordCollector, TaskContext
-from .fusion import fuse, is_fusable
+from .fusion import compile_batch, fuse, is_fusable
 from .node import Node, SinkNode, SourceNode
 from .punctuation import PunctuationQueue, Schedule
 
@@ -251,6 +251,19 @@ class Task:
             forward(key, value)
 
         return run
+
+    def batch_entry(self, topic: str, partition: int | None = None,
+                    fields: tuple[str, ...] = ("key", "value", "timestamp")
+                    ) -> Callable[[Any], None]:
+        """A function running a list of record tuples of ``topic`` in one generated loop
+        (see ``fusion.compile_batch``): the fast path for drivers that consume batches."""
+        source = self._sources.get(topic)
+        if source is None:
+            raise StreamsException(
+                f"task {self.task_id} does not read topic {topic!r}; it reads {self.source_topics}"
+            )
+        return compile_batch(self.ctx, topic, self.partition if partition is None else partition,
+                             source.children, fields)
 
     # -- punctuation ------------------------------------------------------------------------
     def schedule(self, interval: int, kind: PunctuationType, callback: Callable[[int], None],
