@@ -63,3 +63,46 @@ def test_errors_in_fused_code_still_name_the_operator():
         TypeError, match="KSTREAM-MAP-0000000001.*pair"
     ):
         driver.create_input_topic("in").pipe_input("k", "abc")
+
+
+class _Collector:
+    """Captures sink output; supports both the plain and the inline sink protocols."""
+
+    def __init__(self, inline):
+        self.out = []
+        if inline:
+            self.sink_inline = lambda topic, *rest: (self.out.append,
+                                                     ("topic", "key", "value", "timestamp"))
+
+    def send(self, topic, key, value, timestamp, *rest):
+        self.out.append((topic, key, value, timestamp))
+
+    def send_changelog(self, *args):
+        pass
+
+
+def test_batch_entry_runs_records_like_per_record_processing():
+    from streamnb.engine.task import Task
+    from streamnb.topology.topology import Subtopology
+
+    def build():
+        builder = StreamsBuilder()
+        (builder.stream("in").flat_map_values(str.split).filter(lambda k, v: v != "b")
+         .map_values(str.upper).to("out"))
+        topology = builder.build()
+        group = topology.subtopologies()[0]
+        return topology, Subtopology(0, group.nodes, [], [], [])
+
+    records = [(str(i), line, 10 + i) for i, line in enumerate(LINES)]
+    topology, group = build()
+    plain = _Collector(inline=False)
+    task = Task("0_0", topology, group, plain, "app", {"operator.fusion": False})
+    for key, value, ts in records:
+        task.process("in", key, value, ts)
+    topology, group = build()
+    batched = _Collector(inline=True)
+    task = Task("0_0", topology, group, batched, "app")
+    task.batch_entry("in")(records)
+    assert batched.out == plain.out
+    assert task.ctx.stream_time == 14
+    assert len(plain.out) == 6
