@@ -12,7 +12,16 @@ class StreamsException(Exception):
 
 
 class TopologyException(StreamsException, ValueError):
-    """The topology is invalid: a bad name, a missing parent, a store nobody can reach."""
+    """The topology is invalid: a bad name, a missing parent, a store nobody can reach.
+
+    As in Kafka, the message starts with ``"Invalid topology: "``.
+    """
+
+    def __init__(self, message: object = None, *args: object) -> None:
+        text = "Invalid topology" if message is None else str(message)
+        if not text.startswith("Invalid topology"):
+            text = "Invalid topology: " + text
+        super().__init__(text, *args)
 
 
 class InvalidStateStoreException(StreamsException):

@@ -294,6 +294,8 @@ class TableRepartitionMapNode(Node):
         if value is None:
             return None
         pair = self.selector(key, value)
+        if pair is None:  # Kafka: a null pair is skipped, like a pair with a null key/value
+            return None
         try:
             new_key, new_value = pair
         except (TypeError, ValueError):

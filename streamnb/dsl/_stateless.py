@@ -51,6 +51,11 @@ class MapNode(Node):
         try:
             new_key, new_value = result
         except (TypeError, ValueError):
+            if result is None:
+                raise TypeError(
+                    "The provided KeyValueMapper returned null which is not allowed. "
+                    f"(map function of {self.name}: return a (key, value) pair)"
+                ) from None
             raise TypeError(
                 f"map function of {self.name} must return a (key, value) pair, got {result!r}"
             ) from None

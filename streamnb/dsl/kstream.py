@@ -137,7 +137,8 @@ class KStream:
         name = self._graph.name(named_name(named), "KSTREAM-MERGE-")
         self._graph.add_processor(name, PassThroughNode, [self._node, other._node])
         return KStream(self._graph, name,
-                       self._repartition_required or other._repartition_required)
+                       self._repartition_required or other._repartition_required,
+                       self._key_serde, self._value_serde)  # Kafka keeps this stream's serdes
 
     # -- branching --------------------------------------------------------------------------
     def split(self, named: NamedArg = None) -> BranchedKStream:
@@ -190,8 +191,7 @@ class KStream:
         key_serde = r.key_serde or self._key_serde
         value_serde = r.value_serde or self._value_serde
         source = graph.repartition(self._node, prefix, key_serde, value_serde,
-                                   partitioner=r.partitioner, num_partitions=r.num_partitions,
-                                   with_filter=False)
+                                   partitioner=r.partitioner, num_partitions=r.num_partitions)
         return KStream(graph, source, False, key_serde, value_serde)
 
     def to_table(self, named: NamedArg = None, materialized: Materialized | str | None = None
@@ -256,6 +256,59 @@ class KStream:
         self._graph.add_processor(name, supplier, [self._node], list(store_names))
         return KStream(self._graph, name, True)
 
+    # -- joins (built in joins.py) ----------------------------------------------------------
+    def join(self, other: Any, joiner: Callable[..., Any], windows: Any = None,
+             stream_joined: Any = None, *, joined: Any = None, named: NamedArg = None
+             ) -> KStream:
+        """Join with a KStream (``join(other, joiner, JoinWindows)``), a KTable
+        (``join(table, joiner)``) or a GlobalKTable (``join(gtable, key_selector, joiner)``).
+        ``joiner`` is ``(value, other_value)`` or ``(key, value, other_value)``."""
+        return self._join(other, joiner, windows, stream_joined, joined, named, False, False)
+
+    def left_join(self, other: Any, joiner: Callable[..., Any], windows: Any = None,
+                  stream_joined: Any = None, *, joined: Any = None, named: NamedArg = None
+                  ) -> KStream:
+        """Like ``join``, but every record of this stream yields a result (``None`` for a
+        missing partner)."""
+        return self._join(other, joiner, windows, stream_joined, joined, named, True, False)
+
+    def outer_join(self, other: KStream, joiner: Callable[..., Any], windows: Any = None,
+                   stream_joined: Any = None) -> KStream:
+        """Windowed outer join of two streams: unmatched records of either side yield a
+        result with ``None`` for the other, once their window has closed."""
+        if not isinstance(other, KStream):
+            raise TypeError(
+                f"outer_join takes a KStream and JoinWindows, got {type(other).__name__}; "
+                "tables support join and left_join"
+            )
+        return self._join(other, joiner, windows, stream_joined, None, None, True, True)
+
+    def _join(self, other: Any, joiner: Any, windows: Any, stream_joined: Any, joined: Any,
+              named: NamedArg, left: bool, outer: bool) -> KStream:
+        from . import joins
+        from .global_table import GlobalKTable
+        from .ktable import KTable
+
+        if isinstance(other, KStream):
+            if windows is None:
+                raise TypeError("a stream-stream join needs JoinWindows as its third argument")
+            return joins.stream_stream_join(self, other, joiner, windows, stream_joined, left,
+                                            outer)
+        if isinstance(other, KTable):
+            if windows is not None:
+                joined = joined if joined is not None else windows
+            return joins.stream_table_join(self, other, joiner, joined, left)
+        if isinstance(other, GlobalKTable):
+            if windows is None:
+                raise TypeError(
+                    "a GlobalKTable join takes (global_table, key_selector(key, value), joiner)"
+                )
+            return joins.stream_global_table_join(self, other, joiner, windows, named, left)
+        raise TypeError(
+            f"cannot join a KStream with {type(other).__name__}: use a KStream (with "
+            "JoinWindows), a KTable or a GlobalKTable"
+        )
+
     def __repr__(self) -> str:
         return f"<KStream {self._node}>"
 
@@ -267,70 +320,71 @@ def _check_grouped(grouped: Any) -> None:
 
 class BranchedKStream:
     """The branches of ``KStream.split()``; finish with ``default_branch()`` or
-    ``no_default_branch()``, which return the dict of branch name -> KStream."""
+    ``no_default_branch()``, which return the dict of branch name -> KStream.
+
+    As in Kafka, the splitter is added by ``split()`` and each branch (with its
+    ``Branched`` function or consumer) by its ``branch()`` call, so branches work even when
+    the split is never finished, and node names are numbered in call order.
+    """
 
     def __init__(self, stream: KStream, name: str | None) -> None:
         self._stream = stream
-        self._graph = stream._graph
-        self._split_name = self._graph.name(name, "KSTREAM-BRANCH-")
-        self._predicates: list[Callable[..., bool] | None] = []
+        self._graph = graph = stream._graph
+        self._split_name = graph.name(name, "KSTREAM-BRANCH-")
+        # Shared with the BranchNode (read when a task builds it), so later branches count.
+        self._predicates: list[Callable[..., bool]] = []
         self._children: list[str] = []
-        self._branched: list[Branched] = []
-        self._index = 1
-        self._done = False
+        self._result: dict[str, KStream] = {}
+        self._has_default = False
+        preds, children = self._predicates, self._children
+        graph.add_processor(
+            self._split_name,
+            lambda: BranchNode(list(preds) + ([None] if len(children) > len(preds) else []),
+                               list(children)),
+            [stream._node],
+        )
 
     def branch(self, predicate: Callable[[Any, Any], bool], branched: Branched | None = None
                ) -> BranchedKStream:
         """Records matching ``predicate(key, value)`` (and no earlier branch) go here."""
         check_function(predicate, "branch predicate", (2,), "(key, value)")
-        self._add(predicate, branched)
+        if self._has_default:
+            raise TopologyException(
+                "cannot add a branch after default_branch(): the default branch comes last"
+            )
+        self._predicates.append(predicate)
+        self._add(branched, len(self._predicates))
         return self
 
     def default_branch(self, branched: Branched | None = None) -> dict[str, KStream]:
         """Records that matched no branch go to this last branch."""
-        self._add(None, branched)
-        return self._finish()
+        if self._has_default:
+            raise TopologyException("default_branch() was already called on this split()")
+        self._add(branched, 0)
+        self._has_default = True
+        return self._result
 
     def no_default_branch(self) -> dict[str, KStream]:
         """Finish without a default branch (unmatched records are dropped)."""
-        return self._finish()
+        return self._result
 
-    def _add(self, predicate: Callable[..., bool] | None, branched: Branched | None) -> None:
-        if self._done:
-            raise TopologyException("this split() is already finished")
+    def _add(self, branched: Branched | None, index: int) -> None:
         if branched is not None and not isinstance(branched, Branched):
             raise TypeError(f"branched must be a Branched, got {type(branched).__name__}")
         branched = branched or Branched()
-        if branched.name is not None:
-            child = self._split_name + branched.name
-        else:  # branches count from 1; the default branch is 0
-            child = self._split_name + ("0" if predicate is None else str(self._index))
-        if predicate is not None:
-            self._index += 1
-        self._graph.names.next_index()  # Kafka burns one counter value per branch
-        self._predicates.append(predicate)
-        self._children.append(child)
-        self._branched.append(branched)
-
-    def _finish(self) -> dict[str, KStream]:
-        if self._done:
-            raise TopologyException("this split() is already finished")
-        self._done = True
+        # Branches count from 1 in call order; the default branch is 0.
+        child = self._split_name + (branched.name if branched.name is not None else str(index))
         graph, stream = self._graph, self._stream
-        preds, children = list(self._predicates), list(self._children)
-        graph.add_processor(self._split_name, lambda: BranchNode(preds, children),
-                            [stream._node])
-        result: dict[str, KStream] = {}
-        for child, branched in zip(children, self._branched):
-            graph.add_processor(child, PassThroughNode, [self._split_name])
-            branch = KStream(graph, child, stream._repartition_required, stream._key_serde,
-                             stream._value_serde)
-            if branched.function is not None:
-                out = branched.function(branch)
-                if out is not None:
-                    result[child] = out
-            elif branched.consumer is not None:
-                branched.consumer(branch)
-            else:
-                result[child] = branch
-        return result
+        self._children.append(child)
+        graph.names.next_index()  # Kafka burns one counter value per branch
+        graph.add_processor(child, PassThroughNode, [self._split_name])
+        branch = KStream(graph, child, stream._repartition_required, stream._key_serde,
+                         stream._value_serde)
+        if branched.function is not None:
+            out = branched.function(branch)
+            if out is not None:
+                self._result[child] = out
+        elif branched.consumer is not None:
+            branched.consumer(branch)
+        else:
+            self._result[child] = branch

@@ -63,13 +63,26 @@ class KTable:
         self._info.store_name = store
         return store
 
-    def _enable_send_old_values(self) -> None:
-        """Make this table forward (new, old) pairs; a source table materializes for it."""
-        self._info.send_old_values = True
-        if self._lazy_store is not None:
-            self._materialize()
-        if self._parent is not None:
-            self._parent._enable_send_old_values()
+    def _enable_send_old_values(self, force: bool = True) -> bool:
+        """Make this table forward (new, old) pairs, as Kafka's ``enableSendingOldValues``.
+
+        A source table that is not materialized only does so when ``force``d (it then gets
+        its store); a table with its own store always can; other derived tables can when
+        their parent can. Returns whether old values are now sent.
+        """
+        info = self._info
+        if info.send_old_values:
+            return True
+        if self._parent is None:  # a source table, or an aggregation (always materialized)
+            if self._lazy_store is not None:
+                if not force:
+                    return False
+                self._materialize()
+            info.send_old_values = True
+            return True
+        if info.store_name is not None or self._parent._enable_send_old_values(force):
+            info.send_old_values = True
+        return info.send_old_values
 
     def _derive(self, prefix: str, named: NamedArg, materialized: Materialized | str | None,
                 make: Callable[[TableInfo], Any], keep_value_serde: bool) -> KTable:
@@ -95,15 +108,28 @@ class KTable:
                materialized: Materialized | str | None = None) -> KTable:
         """Keep rows where ``predicate(key, value)``; others become deletes downstream."""
         check_function(predicate, "filter predicate", (2,), "(key, value)")
-        return self._derive("KTABLE-FILTER-", named, materialized,
-                            lambda info: TableFilterNode(info, predicate, False), True)
+        table = self._filtered("KTABLE-FILTER-", named, materialized,
+                               lambda info: TableFilterNode(info, predicate, False))
+        table._getter_compute = lambda k, v: v if predicate(k, v) else None
+        return table
 
     def filter_not(self, predicate: Callable[[Any, Any], bool], named: NamedArg = None,
                    materialized: Materialized | str | None = None) -> KTable:
         """Drop rows where ``predicate(key, value)``."""
         check_function(predicate, "filter_not predicate", (2,), "(key, value)")
-        return self._derive("KTABLE-FILTER-", named, materialized,
-                            lambda info: TableFilterNode(info, predicate, True), True)
+        table = self._filtered("KTABLE-FILTER-", named, materialized,
+                               lambda info: TableFilterNode(info, predicate, True))
+        table._getter_compute = lambda k, v: None if predicate(k, v) else v
+        return table
+
+    def _filtered(self, prefix: str, named: NamedArg, materialized: Materialized | str | None,
+                  make: Callable[[TableInfo], Any]) -> KTable:
+        table = self._derive(prefix, named, materialized, make, True)
+        # Kafka's KTableFilter: if the parent is already materialized, send old values, so
+        # that a row failing the filter before and after an update forwards nothing.
+        if self._enable_send_old_values(False):
+            table._info.send_old_values = True
+        return table
 
     def map_values(self, mapper: Callable[..., Any], named: NamedArg = None,
                    materialized: Materialized | str | None = None) -> KTable:
@@ -115,8 +141,10 @@ class KTable:
                 return fn(value)
         else:
             mapper2 = mapper
-        return self._derive("KTABLE-MAPVALUES-", named, materialized,
-                            lambda info: TableMapValuesNode(info, mapper2), False)
+        table = self._derive("KTABLE-MAPVALUES-", named, materialized,
+                             lambda info: TableMapValuesNode(info, mapper2), False)
+        table._getter_compute = mapper2  # how joins read it when it has no store
+        return table
 
     def to_stream(self, key_mapper: Callable[[Any, Any], Any] | None = None,
                   named: NamedArg = None) -> KStream:
@@ -145,6 +173,45 @@ class KTable:
         graph.add_processor(name, lambda: TableRepartitionMapNode(selector), [self._node])
         self._enable_send_old_values()
         return KGroupedTable(graph, name, grouped)
+
+    # -- joins (built in joins.py) ----------------------------------------------------------
+    def join(self, other: KTable, joiner: Callable[..., Any], fk_joiner: Any = None,
+             named: NamedArg = None, materialized: Materialized | str | None = None) -> KTable:
+        """Inner join with ``other`` on the key: ``joiner(value, other_value)``. With three
+        arguments, ``join(other, foreign_key_extractor, joiner)`` is a foreign-key join."""
+        from . import joins
+
+        if fk_joiner is not None:
+            from .fk_join import foreign_key_join
+
+            return foreign_key_join(self, other, joiner, fk_joiner, named, materialized, False)
+        return joins.table_table_join(self, other, joiner, named, materialized, False, False)
+
+    def left_join(self, other: KTable, joiner: Callable[..., Any], fk_joiner: Any = None,
+                  named: NamedArg = None, materialized: Materialized | str | None = None
+                  ) -> KTable:
+        """Every row of this table, joined with ``other``'s row or ``None``."""
+        from . import joins
+
+        if fk_joiner is not None:
+            from .fk_join import foreign_key_join
+
+            return foreign_key_join(self, other, joiner, fk_joiner, named, materialized, True)
+        return joins.table_table_join(self, other, joiner, named, materialized, True, False)
+
+    def outer_join(self, other: KTable, joiner: Callable[..., Any], named: NamedArg = None,
+                   materialized: Materialized | str | None = None) -> KTable:
+        """Rows of either table; the missing side is ``None``."""
+        from . import joins
+
+        return joins.table_table_join(self, other, joiner, named, materialized, True, True)
+
+    def suppress(self, suppressed: Any) -> KTable:
+        """Hold back updates: ``Suppressed.until_window_closes(BufferConfig.unbounded())``
+        for one final result per window, or ``Suppressed.until_time_limit(d, config)``."""
+        from .suppress import suppress_table
+
+        return suppress_table(self, suppressed)
 
     def __repr__(self) -> str:
         return f"<KTable {self._node}>"

@@ -33,6 +33,8 @@ class Named:
 
     @staticmethod
     def as_(name: str) -> Named:
+        if name is None:
+            raise TypeError("name can't be null")
         return Named(name)
 
     def with_name(self, name: str) -> Named:

@@ -81,9 +81,11 @@ class TaskContext:
         """Count (and log) a record an operator skips, so that no loss is silent."""
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
         if log.isEnabledFor(logging.WARNING):
+            # Kafka's wording, so that logs (and log-based tests) read the same.
             log.warning(
-                "Skipping record (%s) at %s in task %s: topic=%s partition=%s offset=%s",
-                reason, node.name, self.task_id, self.topic, self.partition, self.offset,
+                "Skipping record due to %s. topic=[%s] partition=[%s] offset=[%s]",
+                reason, self.topic, self.partition, self.offset,
+                extra={"processor": node.name, "task_id": self.task_id},
             )
 
 

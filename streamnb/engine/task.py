@@ -117,26 +117,47 @@ class Task:
             if builder.logging_enabled and not is_global:
                 topic = self.topology.changelog_topic_override(name)
                 topic = self.resolve_topic(topic) if topic else changelog_topic(self.app_id, name)
+                versioned = getattr(store, "kind", "key_value") == "versioned"
                 store._change_logger = self._make_change_logger(
-                    topic, builder.timestamped, builder.key_serde, builder.value_serde
+                    topic, builder.timestamped or versioned, builder.key_serde,
+                    builder.value_serde, keep_every_write=versioned,
                 )
                 store.changelog_topic = topic
             else:
                 store.changelog_topic = None
-            store.timestamped = builder.timestamped
+            # Versioned stores log (value, timestamp) pairs, and restore them the same way.
+            store.timestamped = builder.timestamped or getattr(store, "kind", "") == "versioned"
             self.stores[name] = store
 
     def _make_change_logger(self, topic: str, timestamped: bool, key_serde: Any,
-                            value_serde: Any) -> Callable[[Any, Any], None]:
+                            value_serde: Any, keep_every_write: bool = False
+                            ) -> Callable[[Any, Any], None]:
         """A logger that keeps the latest write per key until the next commit.
 
         Like Kafka's caching layer in front of the changelog, only the last value of each key
-        between two commits is sent; a write costs one dict assignment.
+        between two commits is sent; a write costs one dict assignment. A versioned store's
+        writes are its history, so there (``keep_every_write``) every write is sent.
         """
         pending: dict[Any, Any] = {}
         send = self.ctx.collector.send_changelog
         ctx = self.ctx
         partition = self.partition
+        if keep_every_write:
+            writes: list[tuple[Any, Any]] = []
+
+            def log_every(key: Any, stored: Any) -> None:
+                writes.append((key, stored))
+
+            def flush_every() -> None:
+                for key, stored in writes:
+                    if stored is None:
+                        send(topic, partition, key, None, ctx.timestamp, key_serde, value_serde)
+                    else:
+                        send(topic, partition, key, stored[0], stored[1], key_serde, value_serde)
+                writes.clear()
+
+            self._changelog_flushes.append(flush_every)
+            return log_every
         if timestamped:
             log_change = pending.__setitem__  # values are (value, timestamp) or None
 

@@ -84,7 +84,12 @@ def sorted_items(items: Iterable[tuple[Any, Any]], reverse: bool = False) -> lis
     try:
         items.sort(key=lambda kv: kv[0], reverse=reverse)
     except TypeError:
-        items.sort(key=lambda kv: sort_key(kv[0]), reverse=reverse)
+        try:
+            items.sort(key=lambda kv: sort_key(kv[0]), reverse=reverse)
+        except TypeError:
+            # Same-type keys that still do not compare (tuples of mixed element types,
+            # objects without ordering): type name, then repr - a total order, never a crash.
+            items.sort(key=lambda kv: (type(kv[0]).__name__, repr(kv[0])), reverse=reverse)
     return items
 
 
@@ -105,6 +110,25 @@ def has_prefix(key: Any, prefix: Any) -> bool:
     if isinstance(key, (str, bytes, tuple)) and type(key) is type(prefix):
         return key[: len(prefix)] == prefix
     return False
+
+
+class ClosedStoreData:
+    """Stands in for a closed store's data, so that any use raises a clear error without an
+    "is it open" check on every get and put."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise InvalidStateStoreException(
+            f"state store {self._store.name!r} is not open (it was closed, or its task has not "
+            "started); query it while the app or test driver is running"
+        )
+
+    get = pop = items = keys = values = _fail
+    __getitem__ = __setitem__ = __delitem__ = __contains__ = __len__ = __iter__ = _fail
 
 
 class KeyValueIterator(Iterator[KeyValue]):

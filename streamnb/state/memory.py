@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ._base import KeyValueIterator, StateStore, has_prefix, in_range, sorted_items
+from ._base import (
+    ClosedStoreData,
+    KeyValueIterator,
+    StateStore,
+    has_prefix,
+    in_range,
+    sorted_items,
+)
 
 
 class InMemoryKeyValueStore(StateStore):
@@ -14,6 +21,16 @@ class InMemoryKeyValueStore(StateStore):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self._data: dict[Any, Any] = {}
+
+    def init(self, directory: Any = None) -> None:
+        super().init(directory)
+        if not isinstance(self._data, dict):  # reopened after close: empty, as in Kafka
+            self._data = {}
+
+    def close(self) -> None:
+        """Drop the data (as Kafka's in-memory store does); later use raises clearly."""
+        super().close()
+        self._data = ClosedStoreData(self)  # type: ignore[assignment]
 
     def get(self, key: Any) -> Any:
         """The value for ``key``, or ``None``."""

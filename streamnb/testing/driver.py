@@ -114,11 +114,17 @@ class TopologyTestDriver:
         self._task_topics = set(self._task.source_topics)
         self._global_topics = set(self._global_task.source_topics) if self._global_task else set()
         self._source_serdes: dict[str, tuple[Any, Any]] = {}
+        # Timestamp extractors of user source topics (repartition topics keep record time).
+        self._extractors: dict[str, Any] = {}
+        default_extractor = self.config.get("default.timestamp.extractor")
         for spec in topology.nodes.values():
             if isinstance(spec, SourceSpec):
                 for topic in spec.topics:
                     real = self._task.resolve_topic(topic)
                     self._source_serdes[real] = (spec.key_serde, spec.value_serde)
+                    extractor = spec.timestamp_extractor or default_extractor
+                    if callable(extractor) and topic not in topology.internal_topics:
+                        self._extractors[real] = extractor
 
     # -- clock ------------------------------------------------------------------------------
     def _clock(self) -> int:
@@ -188,6 +194,15 @@ class TopologyTestDriver:
         where = f"input topic {name!r}, partition 0, offset {offset}"
         self._serialize(key_serde, name, key, "key", where)
         self._serialize(value_serde, name, value, "value", where)
+        extractor = self._extractors.get(name)
+        if extractor is not None:
+            extracted = extractor(key, value, timestamp)
+            if isinstance(extracted, bool) or not isinstance(extracted, int) or extracted < 0:
+                raise StreamsException(
+                    f"the timestamp extractor of topic {name!r} returned {extracted!r} for the "
+                    f"record at {where}; it must return epoch milliseconds >= 0"
+                )
+            timestamp = extracted
         if name in self._global_topics:
             assert self._global_task is not None
             self._global_task.process(name, key, value, timestamp, headers, 0, offset)
@@ -278,6 +293,15 @@ class TopologyTestDriver:
     def _queue_size(self, topic: str) -> int:
         queue = self._outputs.get(topic)
         return 0 if queue is None else len(queue)
+
+    def metrics(self) -> dict[str, Any]:
+        """Task metrics: ``dropped-records-total`` (records operators skipped, e.g. a None
+        key or value reaching an aggregation) and the same count per reason."""
+        dropped = dict(self._task.ctx.dropped)
+        if self._global_task is not None:
+            for reason, count in self._global_task.ctx.dropped.items():
+                dropped[reason] = dropped.get(reason, 0) + count
+        return {"dropped-records-total": sum(dropped.values()), "dropped-records": dropped}
 
     # -- stores -----------------------------------------------------------------------------
     def get_all_state_stores(self) -> dict[str, Any]:

@@ -127,8 +127,8 @@ class TestOutputTopic:
         for record in self.read_records_to_list():
             if record.key is None:
                 raise NoSuchElementException(
-                    f"read_key_values_to_map: a record of topic {self.name!r} has a None key; "
-                    "use read_key_values_to_list for keyless records"
+                    "Null keys not allowed with readKeyValuesToMap method (a record of topic "
+                    f"{self.name!r} has a None key); use read_key_values_to_list for it"
                 )
             result[record.key] = record.value
         return result

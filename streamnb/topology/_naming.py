@@ -11,21 +11,23 @@ _LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
 
 
 def validate_name(name: object, what: str = "name") -> str:
-    """Check a user-given name as Kafka's ``Named`` does: [a-zA-Z0-9._-], at most 249 chars."""
+    """Check a user-given name as Kafka's ``Named.validate`` does: [a-zA-Z0-9._-], at most 249
+    chars; the messages are Kafka's (``what`` only says what kind of name a non-str was)."""
     if not isinstance(name, str):
         raise TopologyException(f"{what} must be a str, got {type(name).__name__} {name!r}")
+    label = "Topic name" if what.lower().startswith("topic") else "Name"
     if not name:
-        raise TopologyException(f"{what} is illegal, it can't be empty")
+        raise TopologyException(f"{label} is illegal, it can't be empty")
     if name in (".", ".."):
-        raise TopologyException(f"{what} cannot be \".\" or \"..\"")
+        raise TopologyException(f'{label} cannot be "." or ".."')
     if len(name) > MAX_NAME_LENGTH:
         raise TopologyException(
-            f"{what} {name[:40]!r}... is illegal, it can't be longer than {MAX_NAME_LENGTH} "
-            f"characters (it has {len(name)})"
+            f"{label} is illegal, it can't be longer than {MAX_NAME_LENGTH} characters, "
+            f"{label.lower() if label == 'Name' else label}: {name}"
         )
     if not _LEGAL.match(name):
         raise TopologyException(
-            f"{what} {name!r} is illegal, it contains a character other than ASCII "
+            f'{label} "{name}" is illegal, it contains a character other than ASCII '
             "alphanumerics, '.', '_' and '-'"
         )
     return name

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ._java_order import JavaTreeSet, java_hash_order
 from .topology import ProcessorSpec, SinkSpec, SourceSpec, Topology
-
-
-def _java_string_hash(text: str) -> int:
-    h = 0
-    for ch in text.encode("utf-16-be").decode("utf-16-be"):
-        h = (31 * h + ord(ch)) & 0xFFFFFFFF
-    return h
 
 
 def java_hash_set_order(items: list[str]) -> list[str]:
@@ -24,16 +18,7 @@ def java_hash_set_order(items: list[str]) -> list[str]:
     Kafka prints source topics and processor stores from hash sets; replaying Java's bucket
     order makes multi-topic and multi-store lines read exactly as Kafka prints them.
     """
-    unique = list(dict.fromkeys(items))
-    capacity = 16
-    while len(unique) > capacity * 0.75:
-        capacity *= 2
-
-    def bucket(text: str) -> int:
-        h = _java_string_hash(text)
-        return (h ^ (h >> 16)) & (capacity - 1)
-
-    return sorted(unique, key=bucket)  # stable: insertion order inside a bucket
+    return java_hash_order(items)
 
 
 @dataclass(eq=False)
@@ -44,7 +29,8 @@ class Node:
     size: int = 1
 
     def _names(self, nodes: list[Node]) -> str:
-        return ", ".join(n.name for n in _ordered(nodes)) if nodes else "none"
+        # The lists are already in Kafka's (insertion-time) TreeSet order: see describe().
+        return ", ".join(n.name for n in nodes) if nodes else "none"
 
 
 @dataclass(eq=False)
@@ -142,27 +128,47 @@ def _describe_node(topology: Topology, name: str) -> Node:
     return Processor(name, stores=list(spec.stores))
 
 
-def _update_size(node: Node, delta: int) -> None:
+def _compare(a: Node, b: Node) -> int:
+    """Kafka's ``NodeComparator``: larger size first, then by name."""
+    if a is b:
+        return 0
+    if a.size != b.size:
+        return b.size - a.size
+    return (a.name > b.name) - (a.name < b.name)
+
+
+def _update_size(node: Node, delta: int, preds: dict[int, JavaTreeSet]) -> None:
     node.size += delta
-    for pred in node.predecessors:
-        _update_size(pred, delta)
+    for pred in preds[id(node)].items():
+        _update_size(pred, delta, preds)
+
+
+def _describe_subtopology(topology: Topology, names: list[str]) -> list[Node]:
+    """Replay Kafka's ``describeSubtopology``: nodes in Java ``HashMap`` order, each linked
+    to its declared parents while sizes grow, into insertion-time-ordered tree sets."""
+    by_name = {name: _describe_node(topology, name) for name in names}
+    preds = {id(node): JavaTreeSet(_compare) for node in by_name.values()}
+    succs = {id(node): JavaTreeSet(_compare) for node in by_name.values()}
+    for name in java_hash_order(names):
+        node = by_name[name]
+        for parent_name in topology.nodes[name].parents:
+            parent = by_name[parent_name]
+            preds[id(node)].add(parent)
+            succs[id(parent)].add(node)
+            _update_size(parent, node.size, preds)
+    for node in by_name.values():
+        node.predecessors = preds[id(node)].items()
+        node.successors = succs[id(node)].items()
+    return list(by_name.values())
 
 
 def describe(topology: Topology) -> TopologyDescription:
     """Build the description of ``topology`` (numbering global stores after sub-topologies
     in the order Kafka does: one shared id sequence)."""
-    subtopologies = []
-    groups = topology.subtopologies()
-    for group in groups:
-        by_name = {name: _describe_node(topology, name) for name in group.nodes}
-        for name in group.nodes:
-            node = by_name[name]
-            for parent_name in topology.nodes[name].parents:
-                parent = by_name[parent_name]
-                node.predecessors.append(parent)
-                parent.successors.append(node)
-                _update_size(parent, node.size)
-        subtopologies.append(SubtopologyDescription(group.id, list(by_name.values())))
+    subtopologies = [
+        SubtopologyDescription(group.id, _describe_subtopology(topology, list(group.nodes)))
+        for group in topology.subtopologies()
+    ]
     globals_ = []
     ids = topology.global_store_ids()
     for name, spec in topology.global_stores.items():

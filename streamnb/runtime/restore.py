@@ -1,0 +1,109 @@
+"""Restoring stores from their changelog topics before a task processes anything.
+
+A task that moves to this instance (or starts again after a crash) rebuilds each logged
+store by replaying its changelog partition from the beginning to its end. Under
+exactly-once the restore consumer reads committed records only, so the stores match what
+was committed together with the input offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from ..errors import StreamsException
+from .record_collector import changelog_decoders
+
+log = logging.getLogger("streamnb.runtime")
+
+
+@dataclass
+class RestoreTarget:
+    """One store of one task and where its changelog is."""
+
+    store: Any
+    topic: str
+    partition: int
+    decode_key: Any
+    decode_value: Any
+    timestamped: bool
+
+
+def restore_targets(task: Any, topology: Any, config: Any) -> list[RestoreTarget]:
+    """The logged stores of ``task`` with the decoders of their changelog records."""
+    targets = []
+    for name, store in task.stores.items():
+        topic = getattr(store, "changelog_topic", None)
+        if not topic:
+            continue
+        builder = topology.stores[name]
+        decode_key, decode_value = changelog_decoders(builder, topic, config)
+        targets.append(RestoreTarget(store, topic, task.partition, decode_key, decode_value,
+                                     bool(getattr(store, "timestamped", False))))
+    return targets
+
+
+def _apply(target: RestoreTarget, key: Any, value: Any, timestamp: int) -> None:
+    """Write a changelog record into the store without logging it again: what the change
+    logger was given is handed back (timestamped stores keep ``(value, timestamp)``)."""
+    if value is not None and target.timestamped:
+        value = (value, timestamp)
+    store = target.store
+    restore = getattr(store, "_restore", None)
+    if restore is not None:
+        restore(key, value)
+        return
+    logger, store._change_logger = store._change_logger, None
+    try:
+        store.put(key, value)
+    finally:
+        store._change_logger = logger
+
+
+def restore(consumer: Consumer, targets: list[RestoreTarget], timeout_s: float) -> int:
+    """Replay every target's changelog partition to its end; return the records applied."""
+    by_tp: dict[tuple[str, int], list[RestoreTarget]] = {}
+    for target in targets:
+        by_tp.setdefault((target.topic, target.partition), []).append(target)
+    pending: set[tuple[str, int]] = set()
+    for tp in by_tp:
+        low, high = consumer.get_watermark_offsets(TopicPartition(*tp), timeout=10)
+        if high > low:
+            pending.add(tp)
+    if not pending:
+        return 0
+    consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in pending])
+    applied = 0
+    deadline = time.monotonic() + timeout_s
+    try:
+        while pending:
+            if time.monotonic() > deadline:
+                raise StreamsException(
+                    f"restoring state from changelog partitions {sorted(pending)} did not "
+                    f"finish within {timeout_s:g} s (task.timeout.ms); is the broker reachable?"
+                )
+            for msg in consumer.consume(10_000, 0.2):
+                err = msg.error()
+                tp = (msg.topic(), msg.partition())
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(tp)
+                        continue
+                    if err.fatal():
+                        raise StreamsException(f"restore consumer failed: {err.str()}")
+                    log.warning("restore consumer: %s", err.str())
+                    continue
+                timestamp = msg.timestamp()[1]
+                key_bytes, value_bytes = msg.key(), msg.value()
+                for target in by_tp[tp]:
+                    key = target.decode_key(key_bytes)
+                    value = target.decode_value(value_bytes)
+                    _apply(target, key, value, timestamp)
+                applied += 1
+    finally:
+        consumer.unassign()
+    return applied

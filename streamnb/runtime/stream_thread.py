@@ -1,0 +1,588 @@
+"""A stream thread: one consumer-group member running the tasks of its partitions.
+
+The consumer group (Kafka's own protocol, range assignor so that equal-numbered partitions
+of co-partitioned topics land on one member) decides what this thread owns. On assignment
+it builds one engine ``Task`` per (sub-topology, partition), restores the task's stores from
+their changelogs, then polls records in batches, deserializes them with the source serdes
+and runs them through the tasks. Every ``commit.interval.ms`` it flushes the changelogs and
+the producer and commits the input offsets (inside the transaction under exactly-once).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from ..engine.task import Task
+from ..errors import SerializationException, StreamsException
+from ..topology.topology import SourceSpec
+from .codecs import compile_decode_run, decoder, resolve_serde
+from .metrics import ThreadMetrics
+from .record_collector import RecordCollector
+from .restore import restore, restore_targets
+
+log = logging.getLogger("streamnb.runtime")
+KAFKA_LOG = logging.getLogger("streamnb.runtime.kafka")
+
+
+class DeserializationException(SerializationException):
+    """A source record could not be deserialized and the handler said to fail."""
+
+
+class _Input:
+    """One assigned input partition: its task, decoders and progress."""
+
+    __slots__ = ("topic", "partition", "task", "decode_key", "decode_value", "extractor",
+                 "offset", "committed", "buffer", "paused", "batch", "decode_run")
+
+    def __init__(self, topic: str, partition: int, task: Task, decode_key: Any,
+                 decode_value: Any, extractor: Any) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.task = task
+        self.decode_key = decode_key
+        self.decode_value = decode_value
+        self.extractor = extractor
+        self.offset = -1  # last processed offset
+        self.committed = -1  # next offset as last committed
+        self.buffer: deque[tuple] | None = None  # only for tasks with several inputs
+        self.paused = False
+        # Fast path: decode a run of messages at once, run it through the task's batch loop.
+        self.batch: Any = None
+        self.decode_run: Any = None
+
+
+class _TaskInputs:
+    """The inputs of a task reading several partitions: records are buffered and picked
+    lowest timestamp first (Kafka's PartitionGroup)."""
+
+    __slots__ = ("task", "inputs", "idle_since")
+
+    def __init__(self, task: Task, inputs: list[_Input]) -> None:
+        self.task = task
+        self.inputs = inputs
+        self.idle_since: float | None = None
+
+
+class StreamThread(threading.Thread):
+    """One processing thread of a KafkaStreams client (a daemon: never blocks exit)."""
+
+    def __init__(self, index: int, client: Any) -> None:
+        super().__init__(name=f"{client.client_id}-StreamThread-{index}", daemon=True)
+        self.index = index
+        self.client = client
+        self.config = client.config
+        self.topology = client.topology
+        self.plan = client.plan
+        self.metrics = ThreadMetrics(self.name)
+        self.lock = threading.RLock()  # held while processing; queries take it for snapshots
+        self.tasks: dict[str, Task] = {}
+        self.state = "CREATED"
+        self.error: BaseException | None = None
+        self._stop_event = threading.Event()
+        self._inputs: dict[tuple[str, int], _Input] = {}
+        self._multi: list[_TaskInputs] = []
+        self._eos = self.config.exactly_once
+        self._in_txn = False
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._restore_consumer: Consumer | None = None
+        self.collector: RecordCollector | None = None
+        self._source_info = self._sources_by_topic()
+        self._subtopology_of = {t: sid for sid, ts in self.plan.sources.items() for t in ts}
+        self._groups = {g.id: g for g in self.topology.subtopologies()}
+
+    # -- setup ------------------------------------------------------------------------------
+    def _sources_by_topic(self) -> dict[str, tuple[Any, Any, Any]]:
+        out = {}
+        self._source_serdes: dict[str, tuple[Any, Any]] = {}
+        default_extractor = self.config["default.timestamp.extractor"]
+        for spec in self.topology.nodes.values():
+            if isinstance(spec, SourceSpec) and spec.global_store is None:
+                for topic in spec.topics:
+                    real = self.client.real_topic(topic)
+                    key = resolve_serde(spec.key_serde, self.config.default_key_serde)
+                    value = resolve_serde(spec.value_serde, self.config.default_value_serde)
+                    self._source_serdes[real] = (key, value)
+                    extractor = spec.timestamp_extractor or default_extractor
+                    out[real] = (decoder(key, real), decoder(value, real),
+                                 extractor if callable(extractor) else None)
+        return out
+
+    def _make_clients(self) -> None:
+        config = self.config
+        client = self.client
+        base = {"bootstrap.servers": client.bootstrap_servers, "logger": KAFKA_LOG}
+        producer_conf = {
+            **base,
+            "client.id": f"{self.name}-producer",
+            "partitioner": "murmur2_random",  # Kafka's default partitioner
+            "linger.ms": 5,
+            "batch.num.messages": 10_000,
+            "queue.buffering.max.messages": 1_000_000,
+            "delivery.report.only.error": True,
+            **config.producer_config(),
+        }
+        if self._eos:
+            producer_conf["transactional.id"] = (
+                f"{config.application_id}-{client.process_id}-{self.index}")
+            producer_conf.setdefault("transaction.timeout.ms", 10_000)
+        self.collector = RecordCollector(config, client.partition_count, self.metrics)
+        producer_conf["on_delivery"] = self.collector.on_delivery
+        self._producer = Producer(producer_conf)
+        self.collector.bind(self._producer)
+        consumer_conf = {
+            **base,
+            "group.id": config.application_id,
+            "client.id": f"{self.name}-consumer",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "range",
+            "isolation.level": "read_committed" if self._eos else "read_uncommitted",
+            "fetch.wait.max.ms": 50,
+            **config.consumer_config("main"),
+        }
+        static_id = consumer_conf.get("group.instance.id")
+        if static_id:  # static membership: one id per thread, as Kafka Streams derives it
+            consumer_conf["group.instance.id"] = f"{static_id}-{self.index}"
+        self._consumer = Consumer(consumer_conf)
+        restore_conf = {
+            **base,
+            "group.id": f"{config.application_id}-restore",
+            "client.id": f"{self.name}-restore-consumer",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed" if self._eos else "read_uncommitted",
+            **config.consumer_config("restore"),
+        }
+        self._restore_consumer = Consumer(restore_conf)
+        if self._eos:
+            self._producer.init_transactions(30)
+
+    # -- thread body ------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._make_clients()
+            self._set_state("STARTING")
+            assert self._consumer is not None
+            self._consumer.subscribe(self.plan.stream_topics, on_assign=self._on_assign,
+                                     on_revoke=self._on_revoke, on_lost=self._on_lost)
+            self._loop()
+        except BaseException as exc:  # reported to the client's uncaught-exception handler
+            self.error = exc
+            log.error("stream thread %s failed: %s", self.name, exc, exc_info=exc)
+        finally:
+            self._shutdown(clean=self.error is None)
+            self._set_state("DEAD")
+            self.client._thread_died(self, self.error)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.client._thread_state_changed(self)
+
+    def _loop(self) -> None:
+        consumer = self._consumer
+        producer = self._producer
+        collector = self.collector
+        assert consumer is not None and producer is not None and collector is not None
+        batch = max(1, self.config["streamnb.consume.batch.size"])
+        poll_s = self.config["poll.ms"] / 1000.0
+        interval = self.config["commit.interval.ms"] / 1000.0
+        metrics = self.metrics
+        stop = self._stop_event
+        next_commit = time.monotonic() + interval
+        next_lag = 0.0
+        while not stop.is_set():
+            msgs = consumer.consume(batch, poll_s)
+            metrics.poll_total += 1
+            with self.lock:
+                if msgs:
+                    if self._eos and not self._in_txn:
+                        producer.begin_transaction()
+                        self._in_txn = True
+                    self._process(msgs)
+                if self._multi:
+                    self._drain_buffers()
+                self._punctuate()
+                collector.drain()
+            producer.poll(0)
+            collector.check()
+            now = time.monotonic()
+            if now >= next_commit or self._commit_requested():
+                self.commit()
+                next_commit = now + interval
+            if now >= next_lag:
+                self._refresh_lag()
+                next_lag = now + 1.0
+
+    def _commit_requested(self) -> bool:
+        return any(task.commit_requested for task in self.tasks.values())
+
+    # -- processing -------------------------------------------------------------------------
+    def _process(self, msgs: list[Any]) -> None:
+        """Split the batch into runs of one partition and hand each run to its task."""
+        inputs = self._inputs
+        started = time.perf_counter()
+        processed = 0
+        run_start = 0
+        run_topic = None
+        run_partition = -1
+        last_ts = -1
+        index = 0
+        for msg in msgs:
+            if msg.error() is not None:
+                if index > run_start:
+                    n, last_ts = self._run(inputs.get((run_topic, run_partition)),
+                                           msgs[run_start:index], last_ts)
+                    processed += n
+                self._consumer_error(msg.error())
+                run_start = index + 1
+                run_topic = None
+            else:
+                partition = msg.partition()
+                topic = msg.topic()
+                if partition != run_partition or topic != run_topic:
+                    if index > run_start and run_topic is not None:
+                        n, last_ts = self._run(inputs.get((run_topic, run_partition)),
+                                               msgs[run_start:index], last_ts)
+                        processed += n
+                    run_start = index
+                    run_topic, run_partition = topic, partition
+            index += 1
+        if index > run_start and run_topic is not None:
+            n, last_ts = self._run(inputs.get((run_topic, run_partition)), msgs[run_start:],
+                                   last_ts)
+            processed += n
+        self.collector.drain()
+        if processed:
+            metrics = self.metrics
+            metrics.process_total += processed
+            metrics.process_time += time.perf_counter() - started
+            if last_ts >= 0:
+                metrics.record_e2e(int(time.time() * 1000), last_ts)
+
+    def _run(self, inp: _Input | None, msgs: list[Any], last_ts: int) -> tuple[int, int]:
+        """Process consecutive messages of one partition; returns (count, last timestamp)."""
+        if inp is None:  # revoked between fetch and processing
+            return 0, last_ts
+        if inp.batch is not None:
+            try:
+                records = inp.decode_run(msgs)
+            except Exception:
+                records = None  # some record is bad: take the checked path for this run
+            if records is not None:
+                inp.batch(records)
+                inp.offset = records[-1][4]
+                return len(records), records[-1][2]
+        return self._run_checked(inp, msgs, last_ts)
+
+    def _run_checked(self, inp: _Input, msgs: list[Any], last_ts: int) -> tuple[int, int]:
+        """Record by record, with the deserialization handler and timestamp extractor."""
+        topic, partition = inp.topic, inp.partition
+        task = inp.task
+        process = task.process
+        decode_key, decode_value, extractor = inp.decode_key, inp.decode_value, inp.extractor
+        buffered = inp.buffer
+        processed = 0
+        for msg in msgs:
+            offset = msg.offset()
+            try:
+                key = decode_key(msg.key())
+                value = decode_value(msg.value())
+            except SerializationException as exc:
+                self._deserialization_failed(exc, topic, partition, offset)
+                inp.offset = offset
+                continue
+            timestamp = msg.timestamp()[1]
+            if extractor is not None:
+                timestamp = extractor(key, value, timestamp)
+                if not isinstance(timestamp, int) or timestamp < 0:
+                    task.ctx.record_dropped(task._sources[topic],
+                                            f"invalid extracted timestamp {timestamp!r}")
+                    inp.offset = offset
+                    continue
+            if buffered is not None:
+                buffered.append((key, value, timestamp, msg.headers(), offset))
+                continue
+            process(topic, key, value, timestamp, msg.headers(), partition, offset)
+            inp.offset = offset
+            last_ts = timestamp
+            processed += 1
+        return processed, last_ts
+
+    def _drain_buffers(self) -> None:
+        """Process buffered records of multi-input tasks, lowest head timestamp first."""
+        idle_ms = self.config["max.task.idle.ms"]
+        limit = self.config["buffered.records.per.partition"]
+        now = time.monotonic()
+        processed = 0
+        start = time.perf_counter()
+        for group in self._multi:
+            inputs = group.inputs
+            if not any(i.buffer for i in inputs):
+                group.idle_since = None
+                continue
+            while True:
+                if not all(i.buffer for i in inputs):
+                    if group.idle_since is None:
+                        group.idle_since = now
+                    if (now - group.idle_since) * 1000 < idle_ms:
+                        break
+                best = None
+                for i in inputs:
+                    if i.buffer and (best is None or i.buffer[0][2] < best.buffer[0][2]):
+                        best = i
+                if best is None:
+                    group.idle_since = None
+                    break
+                key, value, timestamp, headers, offset = best.buffer.popleft()
+                group.task.process(best.topic, key, value, timestamp, headers,
+                                   best.partition, offset)
+                best.offset = offset
+                processed += 1
+            for i in inputs:  # back-pressure: stop fetching what we cannot process yet
+                size = len(i.buffer)
+                if size > limit and not i.paused:
+                    self._consumer.pause([TopicPartition(i.topic, i.partition)])
+                    i.paused = True
+                elif size <= limit // 2 and i.paused:
+                    self._consumer.resume([TopicPartition(i.topic, i.partition)])
+                    i.paused = False
+        if processed:
+            self.metrics.process_total += processed
+            self.metrics.process_time += time.perf_counter() - start
+
+    def _deserialization_failed(self, exc: Exception, topic: str, partition: int,
+                                offset: int) -> None:
+        handler = self.config["default.deserialization.exception.handler"]
+        decision = handler(exc, topic, partition, offset) if callable(handler) else handler
+        self.metrics.deserialization_errors += 1
+        if str(decision).lower() in ("logandcontinue", "continue"):
+            log.warning("Skipping record due to deserialization error. topic=[%s] "
+                        "partition=[%d] offset=[%d]: %s", topic, partition, offset, exc)
+            return
+        raise DeserializationException(
+            f"cannot deserialize the record at topic {topic!r} partition {partition} offset "
+            f"{offset}: {exc}. Fix the producer or the source serdes (Consumed.with_(...), "
+            "default.key.serde / default.value.serde), or set "
+            "default.deserialization.exception.handler to 'logAndContinue' to skip such records"
+        ) from exc
+
+    def _consumer_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            raise KafkaException(err)
+        code = err.code()
+        if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED):
+            raise StreamsException(f"stream thread {self.name}: {err.str()}")
+        log.warning("consumer of %s: %s", self.name, err.str())
+
+    def _punctuate(self) -> None:
+        now = None
+        for task in self.tasks.values():
+            if task.stream_punctuations and task.maybe_punctuate_stream_time():
+                self.metrics.punctuate_total += 1
+            if task.wall_punctuations:
+                if now is None:
+                    now = int(time.time() * 1000)
+                    if self._eos and not self._in_txn:
+                        self._producer.begin_transaction()
+                        self._in_txn = True
+                if task.maybe_punctuate_wall_clock(now):
+                    self.metrics.punctuate_total += 1
+
+    # -- committing -------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Flush changelogs and output, then commit the processed offsets."""
+        start = time.perf_counter()
+        consumer, producer, collector = self._consumer, self._producer, self.collector
+        with self.lock:
+            if self._eos and not self._in_txn:
+                if not any(i.offset + 1 > i.committed for i in self._inputs.values()):
+                    return
+                producer.begin_transaction()
+                self._in_txn = True
+            for task in self.tasks.values():
+                task.commit()
+            collector.drain()
+            offsets = [TopicPartition(i.topic, i.partition, i.offset + 1)
+                       for i in self._inputs.values()
+                       if i.offset >= 0 and i.offset + 1 > i.committed]
+            if self._eos:
+                collector.check()
+                if offsets:
+                    producer.send_offsets_to_transaction(
+                        offsets, consumer.consumer_group_metadata(), 30)
+                producer.commit_transaction(60)
+                self._in_txn = False
+                collector.check()
+            else:
+                collector.flush()
+                if offsets:
+                    consumer.commit(offsets=offsets, asynchronous=False)
+            for tp in offsets:
+                self._inputs[(tp.topic, tp.partition)].committed = tp.offset
+        self.metrics.commit_total += 1
+        self.metrics.commit_time += time.perf_counter() - start
+
+    def _refresh_lag(self) -> None:
+        consumer = self._consumer
+        lag = {}
+        for (topic, partition), inp in list(self._inputs.items()):
+            try:
+                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
+                                                            cached=True)
+            except KafkaException:
+                continue
+            if high is None or high < 0:
+                continue
+            position = inp.committed if inp.committed >= 0 else max(inp.offset + 1, 0)
+            lag[(topic, partition)] = max(0, high - position)
+        self.metrics.lag = lag
+
+    # -- rebalancing ------------------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self.metrics.rebalances += 1
+            self._set_state("PARTITIONS_ASSIGNED")
+            with self.lock:
+                self._create_tasks(partitions)
+            if not self._stop_event.is_set():
+                self._set_state("RUNNING")
+        except BaseException as exc:
+            self.error = exc
+            self._stop_event.set()
+            log.error("stream thread %s: assigning tasks failed: %s", self.name, exc)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self._set_state("PARTITIONS_REVOKED")
+            if self.error is None:
+                self.commit()
+            with self.lock:
+                self._close_tasks(clean=True)
+        except BaseException as exc:
+            self.error = self.error or exc
+            self._stop_event.set()
+            log.error("stream thread %s: revoking tasks failed: %s", self.name, exc)
+            with self.lock:
+                self._close_tasks(clean=False)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        with self.lock:
+            self._abort()
+            self._close_tasks(clean=False)
+
+    def _create_tasks(self, partitions: list[TopicPartition]) -> None:
+        by_task: dict[tuple[int, int], list[str]] = {}
+        for tp in partitions:
+            sid = self._subtopology_of.get(tp.topic)
+            if sid is None:
+                continue
+            by_task.setdefault((sid, tp.partition), []).append(tp.topic)
+        client = self.client
+        targets = []
+        for (sid, partition), topics in sorted(by_task.items()):
+            task_id = f"{sid}_{partition}"
+            task_dir = client.app_dir / task_id
+            group = self._groups[sid]
+            for store in group.stores:  # logged persistent stores are rebuilt from changelog
+                if store in self.plan.changelogs:
+                    shutil.rmtree(Path(task_dir) / store, ignore_errors=True)
+            task = Task(task_id, self.topology, group, self.collector, self.config.application_id,
+                        self.config.engine_config(), task_dir, _wall_clock, partition,
+                        client.global_stores)
+            self.tasks[task_id] = task
+            inputs = []
+            for topic in topics:
+                decode_key, decode_value, extractor = self._source_info[topic]
+                inp = _Input(topic, partition, task, decode_key, decode_value, extractor)
+                self._inputs[(topic, partition)] = inp
+                inputs.append(inp)
+            if len(inputs) > 1:
+                for inp in inputs:
+                    inp.buffer = deque()
+                self._multi.append(_TaskInputs(task, inputs))
+            else:
+                self._enable_batches(inputs[0])
+            targets.extend(restore_targets(task, self.topology, self.config))
+        if targets:
+            timeout = self.config["task.timeout.ms"] / 1000.0
+            self.metrics.restored_records += restore(self._restore_consumer, targets,
+                                                     max(timeout, 30.0))
+        log.info("stream thread %s owns tasks %s", self.name, sorted(self.tasks))
+
+    def _enable_batches(self, inp: _Input) -> None:
+        """Use the engine's generated batch loop when nothing needs per-record care."""
+        batch_entry = getattr(inp.task, "batch_entry", None)
+        if batch_entry is None or inp.extractor is not None:
+            return
+        key_serde, value_serde = self._source_serdes[inp.topic]
+        inp.decode_run = compile_decode_run(key_serde, value_serde)
+        inp.batch = batch_entry(inp.topic, inp.partition,
+                                ("key", "value", "timestamp", "headers", "offset"))
+
+    def _close_tasks(self, clean: bool) -> None:
+        for task in self.tasks.values():
+            try:
+                task.close()
+            except Exception as exc:
+                log.warning("closing task %s: %s", task.task_id, exc)
+        self.tasks.clear()
+        self._inputs.clear()
+        self._multi.clear()
+
+    def _abort(self) -> None:
+        if self._eos and self._in_txn and self._producer is not None:
+            try:
+                self._producer.abort_transaction(30)
+            except KafkaException as exc:
+                log.warning("aborting the transaction of %s: %s", self.name, exc)
+            self._in_txn = False
+
+    # -- shutdown ---------------------------------------------------------------------------
+    def _shutdown(self, clean: bool) -> None:
+        self._set_state("PENDING_SHUTDOWN")
+        try:
+            if clean and self._consumer is not None:
+                try:
+                    self.commit()
+                except Exception as exc:
+                    log.warning("final commit of %s failed: %s", self.name, exc)
+                    clean = False
+            if not clean:
+                self._abort()
+            with self.lock:
+                self._close_tasks(clean)
+        finally:
+            for closer in (self._consumer, self._restore_consumer):
+                if closer is not None:
+                    try:
+                        closer.close()
+                    except Exception as exc:
+                        log.warning("closing a consumer of %s: %s", self.name, exc)
+            if self._producer is not None:
+                if clean:
+                    self._producer.flush(10)
+                self._producer = None
+
+    # -- queries ----------------------------------------------------------------------------
+    def stores_named(self, name: str) -> list[Any]:
+        with self.lock:
+            return [task.stores[name] for task in self.tasks.values() if name in task.stores]
+
+
+def _wall_clock() -> int:
+    return int(time.time() * 1000)
+
