@@ -66,6 +66,7 @@ class Task:
         self._changelog_flushes: list[Callable[[], None]] = []
         self.nodes: dict[str, Node] = {}
         self._sources: dict[str, SourceNode] = {}
+        self._entries: dict[str, Callable[..., None]] = {}  # topic -> source_entry
         self._build_nodes()
         self._build_stores()
         self._init_nodes()
@@ -234,29 +235,15 @@ class Task:
     def process(self, topic: str, key: Any, value: Any, timestamp: int, headers: Any = None,
                 partition: int = 0, offset: int = -1) -> None:
         """Run one record from ``topic`` through the sub-topology."""
-        source = self._sources.get(topic)
-        if source is None:
-            raise StreamsException(
-                f"task {self.task_id} does not read topic {topic!r}; it reads {self.source_topics}"
-            )
-        ctx = self.ctx
-        ctx.timestamp = timestamp
-        ctx.headers = headers
-        ctx.topic = topic
-        ctx.partition = partition
-        ctx.offset = offset
-        if timestamp > ctx.stream_time:
-            ctx.stream_time = timestamp
-        source.process(key, value)
+        self.source_entry(topic)(key, value, timestamp, headers, partition, offset)
 
     def source_entry(self, topic: str) -> Callable[..., None]:
         """A function ``(key, value, timestamp, headers, partition, offset)`` that runs records
         of ``topic`` - ``process`` without the per-record source lookup, for batch drivers."""
-        source = self._sources.get(topic)
-        if source is None:
-            raise StreamsException(
-                f"task {self.task_id} does not read topic {topic!r}; it reads {self.source_topics}"
-            )
+        entry = self._entries.get(topic)
+        if entry is not None:
+            return entry
+        source = self._source(topic)
         ctx = self.ctx
         forward = source.process
 
@@ -271,18 +258,23 @@ class Task:
                 ctx.stream_time = timestamp
             forward(key, value)
 
+        self._entries[topic] = run
         return run
+
+    def _source(self, topic: str) -> SourceNode:
+        source = self._sources.get(topic)
+        if source is None:
+            raise StreamsException(
+                f"task {self.task_id} does not read topic {topic!r}; it reads {self.source_topics}"
+            )
+        return source
 
     def batch_entry(self, topic: str, partition: int | None = None,
                     fields: tuple[str, ...] = ("key", "value", "timestamp")
                     ) -> Callable[[Any], None]:
         """A function running a list of record tuples of ``topic`` in one generated loop
         (see ``fusion.compile_batch``): the fast path for drivers that consume batches."""
-        source = self._sources.get(topic)
-        if source is None:
-            raise StreamsException(
-                f"task {self.task_id} does not read topic {topic!r}; it reads {self.source_topics}"
-            )
+        source = self._source(topic)
         return compile_batch(self.ctx, topic, self.partition if partition is None else partition,
                              source.children, fields)
 
