@@ -11,7 +11,8 @@ distinct keys, they are written early (in one transaction too) so memory stays b
 Reads look at the dirty map, then a bounded LRU cache of clean rows, then sqlite.
 
 The table has sqlitedict's layout (``key TEXT PRIMARY KEY, value BLOB`` holding a pickle),
-so ``sqlitedict.SqliteDict(path, tablename="kv")`` can open a store's file for inspection.
+so ``sqlitedict.SqliteDict(path, tablename="kv", journal_mode="WAL")`` can open a store's
+file for inspection (the file is in WAL mode; sqlitedict's default would switch it).
 The store talks to sqlite through its own ``sqlite3`` connection rather than through
 ``SqliteDict``: sqlitedict sends every statement through a worker thread and a queue,
 which measured ~145 us per read against ~12 us for a direct connection.
