@@ -7,13 +7,16 @@ The seed workload (``--lines`` lines x 10 words from a seeded 5,000-word vocabul
 produced to a 3-partition input topic first; each system is then timed from its start to
 the moment the last of its count updates (one per word) is visible in its output topic
 (read_committed, so exactly-once output counts only once committed). Prints words/s, the
-ratios, and start() -> RUNNING.
+ratios, start() -> RUNNING, and CPU seconds (the stream thread's own, read from /proc, and
+the whole benchmark process's while the app ran).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
+import resource
 import shutil
 import statistics
 import sys
@@ -35,12 +38,20 @@ from streamnb.broker import ensure_topics  # noqa: E402
 PARTITIONS = 3
 
 
-def wordcount_topology(input_topic: str, output_topic: str):
-    """The seed word count, with topic names of this run."""
+def wordcount_topology(input_topic: str, output_topic: str, on_line=None):
+    """The seed word count, with topic names of this run. ``on_line()``, when given, is
+    called for every input line (bench/run.py notes when the first record arrives)."""
+    if on_line is None:
+        def split(line):
+            return line.lower().split()
+    else:
+        def split(line):
+            on_line()
+            return line.lower().split()
     builder = StreamsBuilder()
     (
         builder.stream(input_topic)
-        .flat_map_values(lambda line: line.lower().split())
+        .flat_map_values(split)
         .group_by(lambda _key, word: word)
         .count(materialized=Materialized.as_("counts-store"))
         .to_stream()
@@ -84,43 +95,68 @@ class OutputWatcher(threading.Thread):
         self._halt.set()
 
 
-def run_streamnb(bootstrap: str, state_dir: Path, input_topic: str, words: int,
-                 guarantee: str, timeout: float) -> tuple[float, float]:
-    """Returns (seconds from start() to the last update visible, start() -> RUNNING)."""
-    run = uuid.uuid4().hex[:8]
-    output = f"bench-out-{guarantee}-{run}"
-    ensure_topics(bootstrap, {output: PARTITIONS})
-    streams = KafkaStreams(wordcount_topology(input_topic, output), {
-        "application.id": f"bench-{guarantee.replace('_', '-')}-{run}",
+def thread_cpu_s(native_id: int | None) -> float:
+    """CPU seconds (user + system) of one thread of this process, from /proc (Linux)."""
+    if native_id is None:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/self/task/{native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def make_streams(topology, bootstrap: str, state_dir: Path, guarantee: str, app_id: str,
+                 **extra: str) -> KafkaStreams:
+    """The benchmark's KafkaStreams: string serdes, the given guarantee."""
+    return KafkaStreams(topology, {
+        "application.id": app_id,
+        "bootstrap.servers": bootstrap,
         "state.dir": str(state_dir),
         "processing.guarantee": guarantee,
         "default.key.serde": "string",
         "default.value.serde": "string",
+        **extra,
     })
+
+
+def run_streamnb(bootstrap: str, state_dir: Path, input_topic: str, words: int,
+                 guarantee: str, timeout: float) -> tuple[float, float, float, float]:
+    """Returns (seconds from start() to the last update visible, start() -> RUNNING,
+    CPU seconds of the stream thread, CPU seconds of this whole process meanwhile)."""
+    run = uuid.uuid4().hex[:8]
+    output = f"bench-out-{guarantee}-{run}"
+    ensure_topics(bootstrap, {output: PARTITIONS})
+    streams = make_streams(wordcount_topology(input_topic, output), bootstrap, state_dir,
+                           guarantee, f"bench-{guarantee.replace('_', '-')}-{run}")
     watcher = OutputWatcher(bootstrap, output, words)
     watcher.start()
     gc.collect()
+    cpu0 = process_cpu_s()
     start = time.perf_counter()
     streams.start()
     watcher.join(timeout)
+    cpu = process_cpu_s() - cpu0
+    threads = getattr(streams, "_threads", [])
+    thread_cpu = sum(thread_cpu_s(t.native_id) for t in threads) if threads else float("nan")
     watcher.stop()
     running = streams.running_after_s
     streams.close(30)
     if watcher.done_at is None:
         raise SystemExit(f"{guarantee}: only {watcher.seen:,} of {words:,} updates in "
                          f"{timeout:g} s")
-    return watcher.done_at - start, running or float("nan")
+    return watcher.done_at - start, running or float("nan"), thread_cpu, cpu
 
 
-def run_plain_loop(bootstrap: str, input_topic: str, words: int,
-                   timeout: float) -> float:
-    """A plain confluent-kafka loop: consume lines, count words in a dict, produce counts."""
-    output = f"bench-out-plain-{uuid.uuid4().hex[:8]}"
-    ensure_topics(bootstrap, {output: PARTITIONS})
-    watcher = OutputWatcher(bootstrap, output, words)
-    watcher.start()
-    gc.collect()
-    start = time.perf_counter()
+def plain_loop(bootstrap: str, input_topic: str, output: str, words: int, timeout: float,
+               on_batch=None) -> int:
+    """Consume lines, count words in a dict, produce each count; stop after ``words``
+    updates (or ``timeout`` s). ``on_batch()`` is called for every non-empty batch."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": uuid.uuid4().hex,
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
@@ -133,6 +169,8 @@ def run_plain_loop(bootstrap: str, input_topic: str, words: int,
     deadline = time.monotonic() + timeout
     while produced < words and time.monotonic() < deadline:
         msgs = consumer.consume(5000, 0.1)
+        if msgs and on_batch is not None:
+            on_batch()
         for msg in msgs:
             for word in msg.value().decode().lower().split():
                 count = counts.get(word, 0) + 1
@@ -144,6 +182,19 @@ def run_plain_loop(bootstrap: str, input_topic: str, words: int,
             consumer.commit(asynchronous=True)
     producer.flush(60)
     consumer.close()
+    return produced
+
+
+def run_plain_loop(bootstrap: str, input_topic: str, words: int,
+                   timeout: float) -> float:
+    """A plain confluent-kafka loop: consume lines, count words in a dict, produce counts."""
+    output = f"bench-out-plain-{uuid.uuid4().hex[:8]}"
+    ensure_topics(bootstrap, {output: PARTITIONS})
+    watcher = OutputWatcher(bootstrap, output, words)
+    watcher.start()
+    gc.collect()
+    start = time.perf_counter()
+    plain_loop(bootstrap, input_topic, output, words, timeout)
     watcher.join(timeout)
     watcher.stop()
     if watcher.done_at is None:
@@ -176,14 +227,16 @@ def main(argv: list[str] | None = None) -> int:
                                          "streamnb at_least_once": [],
                                          "streamnb exactly_once_v2": []}
         startup: dict[str, list[float]] = {"at_least_once": [], "exactly_once_v2": []}
+        cpu: dict[str, list[tuple[float, float]]] = {"at_least_once": [], "exactly_once_v2": []}
         for _ in range(args.runs):
             rates["plain confluent-kafka loop"].append(
                 words / run_plain_loop(bootstrap, input_topic, words, args.timeout))
             for guarantee in ("at_least_once", "exactly_once_v2"):
-                elapsed, running = run_streamnb(bootstrap, state_dir, input_topic, words,
-                                                guarantee, args.timeout)
+                elapsed, running, thread_cpu, proc_cpu = run_streamnb(
+                    bootstrap, state_dir, input_topic, words, guarantee, args.timeout)
                 rates[f"streamnb {guarantee}"].append(words / elapsed)
                 startup[guarantee].append(running)
+                cpu[guarantee].append((thread_cpu, proc_cpu))
         med = {name: statistics.median(r) for name, r in rates.items()}
         print(f"\nword count end to end, {args.lines:,} lines, {words:,} words in and "
               f"{words:,} updates out, {PARTITIONS} partitions, median of {args.runs}")
@@ -195,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nat_least_once / plain loop   {alos / plain:6.2f}")
         print(f"exactly_once_v2 / plain loop {eos / plain:6.2f}")
         print(f"exactly_once_v2 / at_least_once {eos / alos:6.2f}")
+        for guarantee, values in cpu.items():
+            print(f"CPU ({guarantee}): stream thread "
+                  f"{', '.join(f'{t:.2f} s' for t, _ in values)}; whole bench process "
+                  f"(incl. librdkafka threads and the output watcher) "
+                  f"{', '.join(f'{p:.2f} s' for _, p in values)}")
         for guarantee, values in startup.items():
             print(f"start() -> RUNNING ({guarantee}): "
                   f"{', '.join(f'{v:.2f} s' for v in values)}")

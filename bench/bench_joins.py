@@ -56,38 +56,57 @@ def make_task(builder: StreamsBuilder) -> tuple[Task, CountingCollector]:
     return Task("0_0", topology, merged, collector, "bench"), collector
 
 
-def bench_stream_stream(records: int, keys: int) -> None:
+def stream_stream_data(records: int, keys: int) -> list[tuple[int, int, int]]:
+    """``records`` (key, value, ts), alternating left/right, 1 ms of event time per pair."""
+    rng = random.Random(7)
+    return [(rng.randrange(keys), i, i // 2) for i in range(records)]
+
+
+def run_stream_stream(data: list[tuple[int, int, int]]) -> tuple[float, float, int, list[int]]:
+    """Even indexes to the left side, odd to the right: (wall s, CPU s, results, sizes)."""
     builder = StreamsBuilder()
     left, right = builder.stream("left"), builder.stream("right")
     left.join(right, lambda a, b: a + b,
               JoinWindows.of_time_difference_with_no_grace(5000)).to("out")
     task, collector = make_task(builder)
-    rng = random.Random(7)
-    data = [(rng.randrange(keys), i, i // 2) for i in range(records)]
+    records = len(data)
     run_left, run_right = task.source_entry("left"), task.source_entry("right")
     stores = [task.stores[name] for name in task.stores]
     gc.collect()
-    rss0 = peak_rss_mb()
     sizes = []
     start, cpu0 = time.perf_counter(), time.process_time()
     for index, (key, value, ts) in enumerate(data):
         (run_left if index & 1 == 0 else run_right)(key, value, ts)
         if index % COMMIT_EVERY == 0:
             task.commit()
-            if index % (records // 5) == 0:
+            if index % max(1, records // 5) == 0:
                 sizes.append(sum(s.approximate_num_entries() for s in stores))
     task.commit()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    task.close()
+    return elapsed, cpu, collector.count, sizes
+
+
+def bench_stream_stream(records: int, keys: int) -> None:
+    data = stream_stream_data(records, keys)
+    rss0 = peak_rss_mb()
+    elapsed, cpu, results, sizes = run_stream_stream(data)
     print(f"stream-stream join (5 s window): {records:,} records in {elapsed:.2f} s = "
           f"{records / elapsed:,.0f} records/s ({records / cpu:,.0f} per CPU-second); "
-          f"{collector.count:,} join results; "
+          f"{results:,} join results; "
           f"peak RSS growth {peak_rss_mb() - rss0:.0f} MB")
     print(f"  window store records at 0%,20%..80% of the run: {sizes} "
           f"(live: 2 sides x 10,000 ms of records, plus at most one unswept segment)")
-    task.close()
 
 
-def bench_stream_table(records: int, table_keys: int) -> None:
+def stream_table_data(records: int, table_keys: int) -> list[tuple[int, int]]:
+    """``records`` stream (key, value) pairs with keys drawn from the table's."""
+    rng = random.Random(11)
+    return [(rng.randrange(table_keys), i) for i in range(records)]
+
+
+def run_stream_table(table_keys: int, data: list[tuple[int, int]]) -> tuple[float, float, int]:
+    """Load the table (untimed), then time the stream: (wall s, CPU s, results)."""
     builder = StreamsBuilder()
     table = builder.table("customers")
     builder.stream("orders").join(table, lambda order, customer: (order, customer)).to("out")
@@ -96,10 +115,8 @@ def bench_stream_table(records: int, table_keys: int) -> None:
     for key in range(table_keys):
         run_table(key, f"customer-{key}", 0)
     task.commit()
-    rng = random.Random(11)
-    data = [(rng.randrange(table_keys), i) for i in range(records)]
+    loaded = collector.count
     gc.collect()
-    rss0 = peak_rss_mb()
     start, cpu0 = time.perf_counter(), time.process_time()
     for index, (key, value) in enumerate(data):
         run_stream(key, value, index)
@@ -107,11 +124,18 @@ def bench_stream_table(records: int, table_keys: int) -> None:
             task.commit()
     task.commit()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
+    task.close()
+    return elapsed, cpu, collector.count - loaded
+
+
+def bench_stream_table(records: int, table_keys: int) -> None:
+    data = stream_table_data(records, table_keys)
+    rss0 = peak_rss_mb()
+    elapsed, cpu, results = run_stream_table(table_keys, data)
     print(f"stream-table join ({table_keys:,}-key table): {records:,} records in "
           f"{elapsed:.2f} s = {records / elapsed:,.0f} records/s ({records / cpu:,.0f} per "
-          f"CPU-second); {collector.count:,} results; "
+          f"CPU-second); {results:,} results; "
           f"peak RSS growth {peak_rss_mb() - rss0:.0f} MB")
-    task.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,9 @@ _LAZY = {
     "status_view": "streamnb.notebook.widgets",
     "load_bokehjs": "streamnb.notebook.widgets",
     "get_app": "streamnb.notebook.apps",
+    "produce": "streamnb.notebook.topics",
+    "tail_frame": "streamnb.notebook.topics",
+    "tail_table": "streamnb.notebook.topics",
 }
 
 __all__ = sorted(_LAZY)

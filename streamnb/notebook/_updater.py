@@ -2,9 +2,9 @@
 
 Why a single thread per app, off the processing path: the stream threads only bump counters;
 this thread reads them at most ``MAX_RATE`` times per second and pushes the result into widget
-traits (a comm message each). Each view also throttles itself by its own cost (a refresh that
-took 20 ms waits at least 10x that before the next), so a big store table cannot take more
-than about a tenth of the interpreter away from processing.
+traits (a comm message each). Each view also throttles itself by its own CPU cost (a refresh
+that used 20 ms waits at least 10x that before the next, 5 s at most), so a big store table
+cannot take more than about a tenth of the interpreter away from processing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ __all__ = ["Target", "Snapshot", "Updater", "updater_for", "MAX_RATE"]
 
 MAX_RATE = 4.0  # refreshes per second, at most
 _COST_FACTOR = 10.0  # a view waits >= this many times its last refresh cost
+_MAX_BACKOFF = 5.0  # ... but never longer than this (seconds) between refreshes
 _HISTORY = 120  # points kept for sparklines (30 s at 4/s)
 _TERMINAL = ("NOT_RUNNING", "ERROR", "PENDING_ERROR")
 
@@ -190,15 +191,19 @@ class Updater:
         for view, due in views:
             if not force and snap.time < due[0]:
                 continue
-            started = time.perf_counter()
+            # The cost is this thread's CPU time, not wall time: waiting for the GIL or for
+            # a stream thread's lock takes nothing from processing, and counting it would
+            # freeze views exactly when the machine is busy.
+            started = time.thread_time()
             try:
                 view.refresh(snap)
             except Exception as exc:  # one broken view must not stop the others
                 self.errors.append(exc)
                 if len(self.errors) > 100:
                     del self.errors[:50]
-            cost = time.perf_counter() - started
-            due[0] = snap.time + max(getattr(view, "min_interval", 0.0), cost * _COST_FACTOR)
+            cost = time.thread_time() - started
+            due[0] = snap.time + max(getattr(view, "min_interval", 0.0),
+                                     min(cost * _COST_FACTOR, _MAX_BACKOFF))
         self.ticks += 1
         return snap
 

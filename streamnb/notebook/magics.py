@@ -33,6 +33,14 @@ _USAGE = """\
 %stream dashboard APP_ID                topology, stores, windowed counts, lag, throughput
 %stream cells APP_ID                    the cells that make up the app
 %stream drop APP_ID                     stop the app and forget its cells
+%stream produce TOPIC [VALUE ...] [--from=EXPR] [--key=KEY] [--app=APP | --bootstrap=H:P]
+        [--key-serde=NAME] [--value-serde=NAME]  produce the VALUEs (strings), or the records
+        of EXPR (a DataFrame, {key: value}, values or (key, value[, ts]) tuples; quote an
+        EXPR with spaces: --from="[('k', 1)]")
+%stream tail TOPIC [--rows=20] [--start=last|end|beginning] [--app=APP | --bootstrap=H:P]
+        [--key-serde=NAME] [--value-serde=NAME]  follow TOPIC in a live table (a DataFrame
+        of its last rows outside Jupyter)
+Without --app or --bootstrap, produce/tail use the kernel's only app, else the embedded broker.
 """
 
 _INT = re.compile(r"-?\d+\Z")
@@ -248,6 +256,86 @@ class StreamMagics(Magics):
 
         positional, _ = parse_options(rest)
         print(drop_app(apps.get_app(_one_app(positional, "drop"))))
+
+
+    # -- topics -----------------------------------------------------------------------------
+    def _cmd_produce(self, rest: list[str], line: str) -> None:
+        from .topics import produce
+
+        positional, options = parse_options(rest)
+        _only(options, "produce", {"from", "key", "app", "bootstrap", "key-serde",
+                                   "value-serde", "partitions"})
+        if not positional:
+            raise StreamUsageError("usage: %stream produce TOPIC [VALUE ...] [--from=EXPR]")
+        topic, values = positional[0], positional[1:]
+        if "from" in options:
+            if values:
+                raise StreamUsageError("give VALUEs or --from=EXPR, not both")
+            expr = str(options["from"])
+            records = eval(expr, self.shell.user_ns)  # noqa: S307 - the user's own kernel
+        elif values:
+            records = values
+        else:
+            raise StreamUsageError(
+                f"nothing to produce: %stream produce {topic} VALUE ... or --from=EXPR")
+        if "key" in options:
+            if "from" in options:
+                raise StreamUsageError("--key applies to VALUEs on the line, not to --from")
+            records = [(options["key"], value) for value in records]
+        target = _where(options)
+        count = produce(target, topic, records, options.get("key-serde"),
+                        options.get("value-serde"), partitions=options.get("partitions"))
+        print(f"produced {_plural(count, 'record')} to {topic!r} on {_describe(target)}")
+
+    def _cmd_tail(self, rest: list[str], line: str) -> Any:
+        from .widgets import in_widget_frontend
+
+        positional, options = parse_options(rest)
+        _only(options, "tail", {"rows", "start", "app", "bootstrap", "key-serde",
+                                "value-serde"})
+        if len(positional) != 1:
+            raise StreamUsageError(f"usage: %stream tail TOPIC [--rows=N] (got "
+                                   f"{positional or 'no topic'})")
+        rows = options.get("rows", 20)
+        if not isinstance(rows, int) or rows < 1:
+            raise StreamUsageError(f"--rows must be a positive number, got {rows!r}")
+        target = _where(options)
+        if in_widget_frontend():
+            from .topics import tail_table
+
+            return tail_table(target, positional[0], rows, str(options.get("start", "last")),
+                              options.get("key-serde"), options.get("value-serde"))
+        from .topics import tail_frame
+
+        frame = tail_frame(target, positional[0], key_serde=options.get("key-serde"),
+                           value_serde=options.get("value-serde"))
+        return frame.tail(rows)
+
+
+def _only(options: dict[str, Any], command: str, allowed: set[str]) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise StreamUsageError(f"%stream {command} does not know --{', --'.join(unknown)}; "
+                               f"it takes --{', --'.join(sorted(allowed))}")
+
+
+def _where(options: dict[str, Any]) -> Any:
+    """Where produce/tail go: --app, --bootstrap, the kernel's only app, else embedded."""
+    if "app" in options and "bootstrap" in options:
+        raise StreamUsageError("give --app or --bootstrap, not both")
+    if "app" in options:
+        return apps.get_app(str(options["app"]))
+    if "bootstrap" in options:
+        return str(options["bootstrap"])
+    known = list(apps.registry().values())
+    return known[0] if len(known) == 1 else None
+
+
+def _describe(target: Any) -> str:
+    if isinstance(target, NotebookApp):
+        where = getattr(target.streams, "bootstrap_servers", None)
+        return f"app {target.app_id}'s broker" + (f" {where}" if where else "")
+    return target if isinstance(target, str) else "the embedded broker"
 
 
 def _one_app(positional: list[str], command: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import os
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -247,6 +248,30 @@ class StoreTableView(_HtmlView):
         return f"store {self.store}:\n{body}"
 
 
+_BUNDLE_MODEL: Any = None
+
+
+def _bundle_model_class() -> Any:
+    """jupyter_bokeh's BokehModel without its per-change patches.
+
+    BokehModel sends each document change as several comm messages that its view must
+    receive in order; a view that appears while they flow (the updater starts before the
+    output is shown) stays out of step and never updates (seen in JupyterLab 4). Here a
+    refresh sends the whole render bundle as one trait change instead, so a late view or a
+    reloaded page simply draws the latest plot.
+    """
+    global _BUNDLE_MODEL
+    if _BUNDLE_MODEL is None:
+        from jupyter_bokeh import BokehModel
+
+        class BundleBokehModel(BokehModel):
+            def _document_patched(self, event: Any) -> None:
+                return None
+
+        _BUNDLE_MODEL = BundleBokehModel
+    return _BUNDLE_MODEL
+
+
 class WindowedPlotView:
     """Windowed counts of a window store as a live Bokeh plot: one line per key (the top
     ``keys`` by total), windows on the x axis; the title counts dropped (late) records."""
@@ -257,8 +282,6 @@ class WindowedPlotView:
         from bokeh.models import ColumnDataSource, Legend, LegendItem
         from bokeh.palettes import Category10_10
         from bokeh.plotting import figure
-        from jupyter_bokeh import BokehModel
-
         self.target, self.store, self.max_keys = target, store, keys
         self.figure = figure(height=260, width=640, x_axis_type="datetime",
                              title=f"{store}: waiting for data", toolbar_location=None)
@@ -275,13 +298,21 @@ class WindowedPlotView:
             items.append(LegendItem(label="", renderers=[line]))
         self.legend = Legend(items=items, location="top_left")
         self.figure.add_layout(self.legend, "right")
-        self.widget = BokehModel(self.figure)
+        import ipywidgets
+
+        self.model = _bundle_model_class()(self.figure)
+        # The same facts as text: readable by screen readers and by tests (Bokeh draws on a
+        # canvas), and updated with the plot.
+        self.caption = ipywidgets.HTML(f"<small>{html.escape(store)}: waiting for data</small>")
+        self.widget = ipywidgets.VBox([self.model, self.caption])
         self.keys_shown: list[Any] = []
         self._labels = [""] * keys
         self.updates = 0
 
     def refresh(self, snap: Snapshot) -> None:
         # Runs on the updater thread only: a Bokeh document must be mutated from one thread.
+        from bokeh.core.properties import value as bokeh_value
+
         if snap.streams is None or snap.state in ("CREATED", "NOT_STARTED"):
             return
         frame = state_frame(snap.streams, self.store)
@@ -302,16 +333,35 @@ class WindowedPlotView:
                 source.data = data
                 changed = True
             if self._labels[index] != label:
-                self.legend.items[index].label = label
+                # value(): a plain str label would name a data column, not be the text
+                self.legend.items[index].label = bokeh_value(label)
                 self.renderers[index].visible = bool(label)
                 self._labels[index] = label
                 changed = True
         if self.figure.title.text != title:
             self.figure.title.text = title
             changed = True
+        caption = self._caption(frame, keys, dropped)
+        if caption != self.caption.value:
+            self.caption.value = caption
+            changed = True
         self.keys_shown = keys
         if changed:
+            self.model.update_from_model(self.figure)  # one trait change: the whole plot
             self.updates += 1
+
+    def _caption(self, frame: Any, keys: list[Any], dropped: float) -> str:
+        if frame.empty:
+            return f"<small>{html.escape(self.store)}: no windows yet</small>"
+        last = frame["window_start"].max()
+        newest = frame[frame["window_start"] == last]
+        in_last = int(newest["value"].sum()) if newest["value"].dtype.kind in "iuf" else len(
+            newest)
+        shown = ", ".join(html.escape(str(k)) for k in keys)
+        return (f"<small class='streamnb-windowed-caption'>{html.escape(self.store)}: "
+                f"{frame['window_start'].nunique()} windows, latest starts "
+                f"{last.strftime('%H:%M:%S')} UTC with {in_last:,} counted; keys shown: "
+                f"{shown}; late/dropped records: {_fmt(dropped)}</small>")
 
     def _top_keys(self, frame: Any) -> list[Any]:
         if frame.empty:
@@ -324,7 +374,11 @@ class WindowedPlotView:
 
 
 class LagView(_HtmlView):
-    """Consumer lag per input partition (end offset minus committed), with bars."""
+    """Consumer lag per input partition (end offset minus committed), with bars, and when
+    it was read: stream threads sample lag about once a second, so this view refreshes at
+    that pace and says how fresh its numbers are."""
+
+    min_interval = 1.0
 
     def _rows(self, snap: Snapshot) -> list[tuple[str, int, int]]:
         lag = snap.metrics.get("records-lag") or {}
@@ -341,7 +395,12 @@ class LagView(_HtmlView):
             f"<td style='text-align:right'>{lag:,}</td><td><div style='background:#ef8a62;"
             f"height:9px;width:{int(160 * lag / top)}px'></div></td></tr>"
             for t, p, lag in rows)
-        return (f"<b>consumer lag</b><table class='streamnb-lag' style='{_TABLE_CSS}'>"
+        total = sum(r[2] for r in rows)
+        when = time.strftime("%H:%M:%S", time.localtime(time.time() - (time.monotonic()
+                                                                        - snap.time)))
+        return (f"<b>consumer lag</b> <span class='streamnb-lag-total'>total {total:,}, "
+                f"as of {when}</span>"
+                f"<table class='streamnb-lag' style='{_TABLE_CSS}'>"
                 "<tr><th>topic</th><th>partition</th><th>lag</th><th></th></tr>"
                 f"{body}</table>")
 

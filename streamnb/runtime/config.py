@@ -77,6 +77,15 @@ STREAMS_DEFAULTS: dict[str, Any] = {
     "streamnb.consume.batch.size": 5000,
     # streamnb's own: partition count of source/sink topics created on the embedded broker.
     "streamnb.embedded.topic.partitions": 1,
+    # streamnb's own, interactive queries (streamnb.query): the REST server starts when
+    # application.server (host:port, port 0 = any free port) is set, bound to this address;
+    "streamnb.rest.bind.address": "127.0.0.1",
+    # a bearer token every REST request must carry (None: no authentication);
+    "streamnb.rest.auth.token": None,
+    # the largest page a REST range query returns (larger limits are refused with a 400);
+    "streamnb.rest.page.max": 1000,
+    # how long the group assignment used by query_metadata_for_key is cached.
+    "streamnb.query.metadata.cache.ms": 1000,
 }
 
 # Client settings that go to every Kafka client (consumer, producer, admin).
@@ -142,6 +151,19 @@ def _int(key: str, value: Any, minimum: int | None = None) -> int:
     if minimum is not None and number < minimum:
         raise ConfigException(f"{key} must be at least {minimum}, got {number}")
     return number
+
+
+def _check_application_server(value: Any) -> None:
+    """``application.server`` is empty (no REST server) or ``host:port``."""
+    if value in (None, ""):
+        return
+    text = str(value)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or int(port) > 65535:
+        raise ConfigException(
+            f"application.server={value!r} must be 'host:port' (e.g. 'localhost:7070'; "
+            "port 0 picks a free port): the address other instances and clients use to "
+            "query this instance's state over REST")
 
 
 class StreamsConfig(Mapping[str, Any]):
@@ -219,6 +241,7 @@ class StreamsConfig(Mapping[str, Any]):
         v["commit.interval.ms"] = _int("commit.interval.ms", v["commit.interval.ms"], 0)
         v["num.stream.threads"] = _int("num.stream.threads", v["num.stream.threads"], 1)
         for key in ("buffered.records.per.partition", "poll.ms", "max.task.idle.ms",
+                    "streamnb.rest.page.max", "streamnb.query.metadata.cache.ms",
                     "streamnb.consume.batch.size", "streamnb.embedded.topic.partitions",
                     "replication.factor", "cache.max.bytes.buffering",
                     "statestore.cache.max.bytes"):
@@ -235,6 +258,7 @@ class StreamsConfig(Mapping[str, Any]):
         handler = v["production.exception.handler"] or v["default.production.exception.handler"]
         v["default.production.exception.handler"] = _handler_name(
             handler, _PRODUCTION_HANDLERS, "default.production.exception.handler")
+        _check_application_server(v["application.server"])
         servers = v["bootstrap.servers"]
         if isinstance(servers, (list, tuple)):
             servers = ",".join(str(s) for s in servers)

@@ -88,6 +88,7 @@ class KafkaStreams:
         self._errors: list[BaseException] = []
         self._started_at: float | None = None
         self.running_after_s: float | None = None  # start() -> first RUNNING, for benchmarks
+        self._query_service: Any = None  # streamnb.query.service.QueryService, made on demand
 
     # -- properties -------------------------------------------------------------------------
     @property
@@ -206,6 +207,7 @@ class KafkaStreams:
             _check_reachable(self._bootstrap)
             self.plan = plan_and_create_topics(self.topology, self.config, self._bootstrap,
                                                embedded=self.broker is not None)
+            self._queries().start_rest()  # only when application.server is set
         except BaseException:
             self._set_state(State.PENDING_ERROR)
             self._set_state(State.ERROR)
@@ -282,6 +284,8 @@ class KafkaStreams:
                 thread.join()
         if self._global is not None and self._global is not me and self._global.is_alive():
             self._global.join()
+        if self._query_service is not None:
+            self._query_service.stop()
         self._set_state(State.ERROR if error_state else State.NOT_RUNNING)
 
     def clean_up(self) -> None:
@@ -364,6 +368,35 @@ class KafkaStreams:
         ``value`` first (window and session stores add ``window_start`` / ``window_end``),
         then ``timestamp`` for timestamped stores and the ``partition`` (task) it lives in."""
         return store_frame(self._local_stores(store_name))
+
+    def _queries(self) -> Any:
+        if self._query_service is None:
+            from ..query.service import QueryService
+
+            self._query_service = QueryService(self)
+        return self._query_service
+
+    def query(self, request: Any, timeout: float | timedelta | None = None) -> Any:
+        """Interactive Queries v2: run a ``StateQueryRequest`` on this client's partitions
+        of the store; a ``StateQueryResult`` with one result per partition. ``timeout``
+        (seconds) waits for partitions behind the request's position bound."""
+        return self._queries().query(request, timeout)
+
+    def query_metadata_for_key(self, store_name: str, key: Any, key_serde: Any = None) -> Any:
+        """Which client (``active_host``, its ``application.server``) and partition hold
+        ``key`` in ``store_name`` (Kafka's ``queryMetadataForKey``)."""
+        return self._queries().query_metadata_for_key(store_name, key, key_serde)
+
+    def metadata_for_all_streams_clients(self) -> list[Any]:
+        """Every client of this app: endpoint, stores and input partitions."""
+        return self._queries().all_metadata()
+
+    @property
+    def rest_address(self) -> str | None:
+        """``http://host:port`` of this client's REST server, or None when it has none."""
+        service = self._query_service
+        rest = None if service is None else service.rest
+        return None if rest is None else rest.url
 
     def metrics(self) -> dict[str, Any]:
         """Client metrics (Kafka names) as a dict; see ``metrics_df()`` for a DataFrame."""

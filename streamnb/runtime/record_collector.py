@@ -15,12 +15,10 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from ..errors import SerializationException, StreamsException
-from .codecs import compile_produce_all, decoder, encoder, resolve_serde
+from .codecs import PARTITION_ANY, compile_produce_all, decoder, encoder, resolve_serde
 from .config import StreamsConfig
 
 log = logging.getLogger("streamnb.runtime")
-
-PARTITION_ANY = -1  # librdkafka's RD_KAFKA_PARTITION_UA: let the partitioner choose
 
 
 class ProductionException(StreamsException):
@@ -39,13 +37,18 @@ class RecordCollector:
         self._metrics = metrics
         self._encoders: dict[tuple, tuple[Any, Any]] = {}
         self._targets: dict[tuple, _SinkTarget] = {}
+        self._last_changelog: tuple = (None, None, None, None, None)
         self.error: BaseException | None = None
 
     def bind(self, producer: Producer) -> None:
-        """Attach the producer (created after this object, whose ``on_delivery`` it uses)."""
+        """Attach the producer (created after this object, whose ``on_delivery`` it uses);
+        again after the producer was replaced (the sink targets keep their lists)."""
         self._producer = producer
         self._produce = producer.produce
         self._poll = producer.poll
+        for target in self._targets.values():
+            target.produce_all = compile_produce_all(self._produce, target.topic,
+                                                     *target.serdes)
 
     # -- delivery reports -------------------------------------------------------------------
     def on_delivery(self, err: KafkaError | None, msg: Any) -> None:
@@ -88,8 +91,7 @@ class RecordCollector:
         while True:
             self._poll(0.05)
             try:
-                self._produce(topic, value, key, partition, timestamp=timestamp,
-                              headers=headers)
+                self._produce(topic, value, key, partition, None, None, timestamp, headers)
                 return
             except BufferError:
                 continue
@@ -106,7 +108,7 @@ class RecordCollector:
             key = resolve_serde(key_serde, self._key_default)
             value = resolve_serde(value_serde, self._value_default)
             target = _SinkTarget(topic, compile_produce_all(self._produce, topic, key, value),
-                                 encoder(key, topic), encoder(value, topic))
+                                 encoder(key, topic), encoder(value, topic), (key, value))
             self._targets[cache_key] = target
         return target
 
@@ -180,8 +182,8 @@ class RecordCollector:
                     fail(exc, topic, key, value, sink_name)
                     return
                 try:
-                    produce(topic, value_bytes, key_bytes, timestamp=timestamp,
-                            headers=headers)
+                    produce(topic, value_bytes, key_bytes, PARTITION_ANY, None, None,
+                            timestamp, headers)
                 except BufferError:
                     slow(topic, value_bytes, key_bytes, PARTITION_ANY, timestamp, headers)
             return send
@@ -212,19 +214,24 @@ class RecordCollector:
                     )
                 partition = chosen
         try:
-            self._produce(topic, value_bytes, key_bytes, partition, timestamp=timestamp,
-                          headers=headers)
+            self._produce(topic, value_bytes, key_bytes, partition, None, None, timestamp,
+                          headers)
         except BufferError:
             self._produce_slow(topic, value_bytes, key_bytes, partition, timestamp, headers)
 
     def send_changelog(self, topic: str, partition: int, key: Any, value: Any, timestamp: int,
                        key_serde: Any, value_serde: Any) -> None:
         """A store change: always to the task's own partition of the changelog topic."""
-        encode_key, encode_value = self._codecs(topic, key_serde, value_serde)
+        last = self._last_changelog  # a commit sends runs of one store's changes
+        if last[0] is topic and last[1] is key_serde and last[2] is value_serde:
+            encode_key, encode_value = last[3], last[4]
+        else:
+            encode_key, encode_value = self._codecs(topic, key_serde, value_serde)
+            self._last_changelog = (topic, key_serde, value_serde, encode_key, encode_value)
         key_bytes = encode_key(key)
         value_bytes = encode_value(value)
         try:
-            self._produce(topic, value_bytes, key_bytes, partition, timestamp=timestamp)
+            self._produce(topic, value_bytes, key_bytes, partition, None, None, timestamp)
         except BufferError:
             self._produce_slow(topic, value_bytes, key_bytes, partition, timestamp, None)
 
@@ -259,11 +266,12 @@ class RecordCollector:
 class _SinkTarget:
     """Records of one sink topic (and serdes) waiting to be produced after the batch."""
 
-    __slots__ = ("topic", "produce_all", "encode_key", "encode_value", "pending")
+    __slots__ = ("topic", "produce_all", "encode_key", "encode_value", "pending", "serdes")
 
-    def __init__(self, topic: str, produce_all: Any, encode_key: Any, encode_value: Any
-                 ) -> None:
+    def __init__(self, topic: str, produce_all: Any, encode_key: Any, encode_value: Any,
+                 serdes: tuple[Any, Any]) -> None:
         self.topic = topic
+        self.serdes = serdes
         self.produce_all = produce_all
         self.encode_key = encode_key
         self.encode_value = encode_value

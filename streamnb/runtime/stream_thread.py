@@ -24,6 +24,7 @@ from ..engine.task import Task
 from ..errors import SerializationException, StreamsException
 from ..topology.topology import SourceSpec
 from .codecs import compile_decode_run, decoder, resolve_serde
+from .fencing import TransactionalIds, new_transactional_producer
 from .metrics import ThreadMetrics
 from .record_collector import RecordCollector
 from .restore import restore, restore_targets
@@ -91,6 +92,8 @@ class StreamThread(threading.Thread):
         self._multi: list[_TaskInputs] = []
         self._eos = self.config.exactly_once
         self._in_txn = False
+        self._txn_ids: TransactionalIds | None = None
+        self._txn_id: str | None = None  # the producer's transactional.id (exactly-once)
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._restore_consumer: Consumer | None = None
@@ -130,13 +133,18 @@ class StreamThread(threading.Thread):
             "delivery.report.only.error": True,
             **config.producer_config(),
         }
-        if self._eos:
-            producer_conf["transactional.id"] = (
-                f"{config.application_id}-{client.process_id}-{self.index}")
-            producer_conf.setdefault("transaction.timeout.ms", 10_000)
         self.collector = RecordCollector(config, client.partition_count, self.metrics)
         producer_conf["on_delivery"] = self.collector.on_delivery
-        self._producer = Producer(producer_conf)
+        if self._eos:
+            producer_conf.setdefault("transaction.timeout.ms", 10_000)
+            self._producer_conf = producer_conf
+            self._txn_ids = TransactionalIds(
+                client.app_dir, f"{config.application_id}-{client.process_id}", self.index)
+            self._txn_ids.fence_previous(producer_conf, 30)
+            self._producer, self._txn_id = new_transactional_producer(
+                self._txn_ids, producer_conf, 30)
+        else:
+            self._producer = Producer(producer_conf)
         self.collector.bind(self._producer)
         consumer_conf = {
             **base,
@@ -165,8 +173,6 @@ class StreamThread(threading.Thread):
             **config.consumer_config("restore"),
         }
         self._restore_consumer = Consumer(restore_conf)
-        if self._eos:
-            self._producer.init_transactions(30)
 
     # -- thread body ------------------------------------------------------------------------
     def run(self) -> None:
@@ -543,13 +549,25 @@ class StreamThread(threading.Thread):
         self._inputs.clear()
         self._multi.clear()
 
-    def _abort(self) -> None:
-        if self._eos and self._in_txn and self._producer is not None:
-            try:
-                self._producer.abort_transaction(30)
-            except KafkaException as exc:
-                log.warning("aborting the transaction of %s: %s", self.name, exc)
-            self._in_txn = False
+    def _abort(self, renew: bool = True) -> bool:
+        """Abort the open transaction; unless shutting down, continue under a fresh
+        transactional id (a producer id with an aborted transaction is not safe to keep
+        on noida-db, see fencing.py). False if a transaction may still be open."""
+        if not (self._eos and self._in_txn and self._producer is not None):
+            return True
+        try:
+            self._producer.abort_transaction(30)
+        except KafkaException as exc:
+            log.warning("aborting the transaction of %s: %s", self.name, exc)
+            if not renew:
+                return False  # the next start of this thread fences it
+            self._txn_ids.fence_previous(self._producer_conf, 30)
+        self._in_txn = False
+        if renew:
+            self._producer, self._txn_id = new_transactional_producer(
+                self._txn_ids, self._producer_conf, 30)
+            self.collector.bind(self._producer)
+        return True
 
     # -- shutdown ---------------------------------------------------------------------------
     def _shutdown(self, clean: bool) -> None:
@@ -561,8 +579,8 @@ class StreamThread(threading.Thread):
                 except Exception as exc:
                     log.warning("final commit of %s failed: %s", self.name, exc)
                     clean = False
-            if not clean:
-                self._abort()
+            if not clean and not self._abort(renew=False):
+                self._txn_id = None  # left open: not clean, fenced at the next start
             with self.lock:
                 self._close_tasks(clean)
         finally:
@@ -575,12 +593,29 @@ class StreamThread(threading.Thread):
             if self._producer is not None:
                 if clean:
                     self._producer.flush(10)
+                if self._txn_id is not None and not self._in_txn:
+                    self._txn_ids.mark_clean(self._txn_id)
                 self._producer = None
 
     # -- queries ----------------------------------------------------------------------------
     def stores_named(self, name: str) -> list[Any]:
         with self.lock:
             return [task.stores[name] for task in self.tasks.values() if name in task.stores]
+
+    def input_offsets(self, task_id: str) -> dict[str, dict[int, int]]:
+        """``{topic: {partition: last processed offset}}`` of one task: the position of its
+        stores for interactive queries (read between two batches, under the lock)."""
+        with self.lock:
+            out: dict[str, dict[int, int]] = {}
+            for inp in self._inputs.values():
+                if inp.offset >= 0 and inp.task.task_id == task_id:
+                    out.setdefault(inp.topic, {})[inp.partition] = inp.offset
+            return out
+
+    def input_offsets_by_partition(self) -> list[tuple[str, int]]:
+        """The (topic, partition) pairs this thread owns now."""
+        with self.lock:
+            return list(self._inputs)
 
 
 def _wall_clock() -> int:

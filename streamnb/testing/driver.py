@@ -349,6 +349,14 @@ class TopologyTestDriver:
         """A versioned store: ``get(key, as_of_timestamp=None)``."""
         return self._typed_store(name, "versioned", False)
 
+    def query(self, request: Any) -> Any:
+        """Interactive Queries v2 on the driver's stores (``streamnb.query``): one partition,
+        0, whose position is the input offsets piped so far."""
+        self._check_open()
+        from ..query.driver import query_driver
+
+        return query_driver(self, request)
+
     # -- lifecycle --------------------------------------------------------------------------
     def _check_open(self) -> None:
         if self._closed:

@@ -23,3 +23,22 @@ def test_word_count_topology_is_two_subtopologies_linked_by_a_repartition_topic(
     assert groups[0].sink_topics == ["counts-store-repartition"]
     assert groups[1].source_topics == ["counts-store-repartition"]
     assert "counts-store" in groups[1].stores
+
+
+def test_readme_main_job_runs_live_on_the_embedded_broker():
+    """README's first command: the word count live on the embedded default."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "streamnb.examples.wordcount", "--seconds", "0"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("word count running on the embedded broker at 127.0.0.1:")
+    updates = [tuple(line.split("\t")) for line in lines[1:]]
+    # Partitions may interleave words, but each word's counts arrive in order.
+    assert sorted(updates) == sorted((w, str(c)) for w, c in EXPECTED)
+    kafka = [count for word, count in updates if word == "kafka"]
+    assert kafka == ["1", "2", "3"]

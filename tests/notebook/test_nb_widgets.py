@@ -146,14 +146,20 @@ def test_windowed_plot_has_one_line_per_key():
     try:
         board = dashboard(streams, text=False, keys=2)
         plot = next(v for v in board.views if isinstance(v, WindowedPlotView))
-        patches = []
-        plot.widget.send = lambda msg, buffers=None: patches.append(msg)  # the comm traffic
+        patches, bundles = [], []
+        plot.model.send = lambda msg, buffers=None: patches.append(msg)  # custom comm msgs
+        plot.model.observe(lambda change: bundles.append(change["new"]), "render_bundle")
         assert wait_for(lambda: plot.updates >= 1)
         assert plot.keys_shown == ["u1", "u2"]  # top two keys by total count
         assert list(plot.sources[0].data["y"]) == [2, 1]
         assert len(plot.sources[0].data["x"]) == 2 and plot.renderers[1].visible
         assert "late/dropped records: 2" in plot.figure.title.text
-        assert any(m.get("msg") == "patch" for m in patches)
+        assert "3 windows, latest starts 00:02:00 UTC with 1 counted; keys shown: u1, u2" \
+            in plot.caption.value
+        # Whole render bundles (one state message each), no order-sensitive patch stream.
+        assert bundles and not patches
+        assert "late/dropped records: 2" in str(bundles[-1]["docs_json"])
+        assert plot.legend.items[0].label.value == "u1"  # a text, not a column name
     finally:
         _updater.stop_all()
         streams.close()

@@ -125,6 +125,39 @@ def test_word_count_end_to_end_then_restart_restores_counts(kafka, topics, tmp_p
         again.close(10)
 
 
+@pytest.mark.parametrize("lines", [3, 60])
+def test_record_timestamps_and_headers_are_kept_end_to_end(kafka, tmp_path, lines):
+    """Sinks and repartition topics carry each input record's timestamp and headers (the
+    collector passes them to Producer.produce by position)."""
+    source, copy, sink = unique_name("in"), unique_name("copy"), unique_name("out")
+    ensure_topics(kafka.bootstrap_servers, {source: 1, copy: 1, sink: 1})
+    base = int(time.time() * 1000) - 3_600_000  # in the past, within the topics' retention
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    for i in range(lines):
+        producer.produce(source, b"a b", timestamp=base + i, headers=[("h", str(i).encode())])
+    assert producer.flush(10) == 0
+    builder = StreamsBuilder()
+    stream = builder.stream(source)
+    stream.map_values(str.upper).to(copy)
+    (stream.flat_map_values(str.split).group_by(lambda _key, word: word)
+     .count().to_stream().to(sink))
+    streams = KafkaStreams(builder.build(), config(kafka, unique_name("ts"), tmp_path))
+    streams.start()
+    try:
+        copied = consume(kafka, copy, lines, timeout=20)
+        counted = consume(kafka, sink, 2 * lines, timeout=20)
+    finally:
+        streams.close(10)
+    assert [(m.value(), m.timestamp()[1], m.headers()) for m in copied] == [
+        (b"A B", base + i, [("h", str(i).encode())]) for i in range(lines)]
+    by_word = {}
+    for m in counted:
+        by_word.setdefault(m.key(), []).append(
+            (struct.unpack(">q", m.value())[0], m.timestamp()[1], m.headers()))
+    expected = [(i + 1, base + i, [("h", str(i).encode())]) for i in range(lines)]
+    assert by_word == {b"a": expected, b"b": expected}
+
+
 def test_poison_pill_log_and_continue_skips_and_counts(kafka, tmp_path):
     source, sink = unique_name("in"), unique_name("out")
     ensure_topics(kafka.bootstrap_servers, {source: 1, sink: 1})

@@ -1,0 +1,140 @@
+"""The REST server of a KafkaStreams client (stdlib ``http.server``, one thread per request).
+
+Off by default; ``KafkaStreams`` starts it when ``application.server`` is set and stops it
+on close. It binds ``streamnb.rest.bind.address`` (127.0.0.1 unless told otherwise), serves
+only GET (state is never changed through it), answers bad input with a 4xx JSON error, and
+checks a bearer token when ``streamnb.rest.auth.token`` is set (health probes excepted).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from . import prometheus
+from .jsonio import dumps
+from .openapi import openapi_document
+from .params import ApiError
+from .rest_handlers import Handlers
+
+log = logging.getLogger("streamnb.query.rest")
+
+_STORE_ROUTE = re.compile(r"^/v1/stores/([^/]+)/(key|range|window|versioned|metadata)$")
+_OPEN = {"/health/live", "/health/ready"}
+
+
+class RestServer:
+    """``start()`` binds and serves on a daemon thread; ``stop()`` closes the socket."""
+
+    def __init__(self, service: Any, bind: str, port: int, token: str | None) -> None:
+        self.handlers = Handlers(service)
+        self.service = service
+        self.token = token
+        handler = type("Handler", (_Handler,), {"server_owner": self})
+        try:
+            self._server = ThreadingHTTPServer((bind, port), handler)
+        except OSError as exc:
+            raise OSError(f"the REST server cannot listen on {bind}:{port} ({exc}); choose "
+                          "another port in application.server, or 0 for any free port"
+                          ) from exc
+        self._server.daemon_threads = True
+        self.bind = bind
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.2},
+                                        name=f"{service.streams.client_id}-rest", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+        log.info("REST server of %s listening on %s", self.service.streams.client_id, self.url)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def route(self, path: str, query: str, headers: Any) -> tuple[int, Any, str]:
+        """(status, body, content type) for a GET of ``path``."""
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        h = self.handlers
+        if path not in _OPEN and self.token is not None:
+            given = headers.get("Authorization") or ""
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+                raise ApiError(401, "unauthorized",
+                               "this endpoint needs 'Authorization: Bearer <token>' "
+                               "(streamnb.rest.auth.token)")
+        if path == "/metrics":
+            return 200, prometheus.render(h.streams), "text/plain; version=0.0.4; charset=utf-8"
+        if path == "/openapi.json":
+            return 200, openapi_document(), "application/json"
+        simple = {"/health/live": h.live, "/health/ready": h.ready, "/v1/status": h.status,
+                  "/v1/stores": h.stores, "/v1/metadata": h.metadata}
+        if path in simple:
+            status, body = simple[path](params, headers)
+            return status, body, "application/json"
+        match = _STORE_ROUTE.match(path)
+        if match:
+            store = urllib.parse.unquote(match.group(1))
+            action = match.group(2)
+            full = path + ("?" + query if query else "")
+            if action == "metadata":
+                status, body = h.key_metadata(store, params, headers)
+            else:
+                status, body = getattr(h, action)(store, params, headers, full)
+            return status, body, "application/json"
+        raise ApiError(404, "not_found", f"no endpoint {path!r}; see /openapi.json")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_owner: RestServer
+    protocol_version = "HTTP/1.1"
+    server_version = "streamnb"
+    # Headers and body are two writes: without TCP_NODELAY, Nagle plus the client's delayed
+    # ACK would add ~40 ms to every keep-alive response.
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        parts = urllib.parse.urlsplit(self.path)
+        try:
+            status, body, kind = self.server_owner.route(parts.path, parts.query, self.headers)
+        except ApiError as exc:
+            status, kind = exc.status, "application/json"
+            body = {"error": exc.code, "message": exc.message, **exc.extra}
+        except Exception as exc:  # a bug: say so, keep serving (and processing)
+            log.error("REST %s failed: %s", self.path, exc, exc_info=exc)
+            status, kind = 500, "application/json"
+            body = {"error": "internal", "message": f"{type(exc).__name__}: {exc}"}
+        data = body.encode() if isinstance(body, str) else dumps(body)
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        if status == 401:
+            self.send_header("WWW-Authenticate", "Bearer")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _refuse(self) -> None:
+        self.close_connection = True  # the request body is not read
+        data = dumps({"error": "method_not_allowed",
+                      "message": f"{self.command} is not allowed: the API is read-only (GET)"})
+        self.send_response(405)
+        self.send_header("Allow", "GET")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
