@@ -119,7 +119,6 @@ def _count(node: StreamCountNode, g: Codegen, k: str, v: str, ind: str) -> list[
     get_, put_ = g.bind(get, "get"), g.bind(put, "put")
     log_ = g.bind(log, "log") if log is not None else None
     ctx, me = g.bind(node.ctx, "ctx"), g.bind(node, "node")
-    fwd_at = g.bind(node.forward_at, "fwdat")
     old, ts, c0, nts, c1, ch = (g.var(x) for x in ("old", "ts", "c", "nts", "c", "ch"))
     old_out = c0 if node.send_old else "None"
     inner = ind + "    "
@@ -144,8 +143,23 @@ def _count(node: StreamCountNode, g: Codegen, k: str, v: str, ind: str) -> list[
         f"{inner}if {nts} == {ts}:",
         *g.children(node, k, ch, inner + "    "),
         f"{inner}else:",
-        f"{inner}    {fwd_at}({k}, {ch}, {nts})",
+        *_at_timestamp(node, g, k, ch, nts, ts, inner + "    "),
     ]
+
+
+def _at_timestamp(node: Any, g: Codegen, k: str, v: str, new_ts: str, ts: str, ind: str
+                  ) -> list[str]:
+    """Children inlined under another record timestamp (an aggregate's max timestamp),
+    restoring the current one afterwards - ``forward_at`` without the call."""
+    ctx = g.bind(node.ctx, "ctx")
+    saved = g.timestamp_expr
+    g.timestamp_expr = new_ts
+    try:
+        body = g.children(node, k, v, ind + "    ")
+    finally:
+        g.timestamp_expr = saved
+    return [f"{ind}{ctx}.timestamp = {new_ts}", f"{ind}try:", *body, f"{ind}finally:",
+            f"{ind}    {ctx}.timestamp = {ts}"]
 
 
 register_emitter(FilterNode, _filter)

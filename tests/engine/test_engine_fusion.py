@@ -106,3 +106,31 @@ def test_batch_entry_runs_records_like_per_record_processing():
     assert batched.out == plain.out
     assert task.ctx.stream_time == 14
     assert [v for _, _, v, _ in plain.out] == ["A", "C", "C", "D", "E", "A", "A", "X"]
+
+
+def test_batch_count_with_out_of_order_timestamps_matches_unfused():
+    """The count's max-timestamp rule inlined in a batch loop (children at the max ts)."""
+    from streamnb.engine.task import Task
+    from streamnb.topology.topology import Subtopology
+
+    def run(fused):
+        builder = StreamsBuilder()
+        builder.stream("in").group_by_key().count().to_stream().to("out")
+        topology = builder.build()
+        group = topology.subtopologies()[0]
+        collector = _Collector(inline=fused)
+        task = Task("0_0", topology, Subtopology(0, group.nodes, [], [], group.stores),
+                    collector, "app", {"operator.fusion": fused})
+        records = [("a", 1, 50), ("a", 1, 10), ("b", 1, 5), ("a", 1, 60), ("b", 1, 1)]
+        if fused:
+            task.batch_entry("in")(records)
+        else:
+            for key, value, ts in records:
+                task.process("in", key, value, ts)
+        assert task.ctx.stream_time == 60
+        return collector.out
+
+    expected = [("out", "a", 1, 50), ("out", "a", 2, 50), ("out", "b", 1, 5),
+                ("out", "a", 3, 60), ("out", "b", 2, 5)]
+    assert run(False) == expected
+    assert run(True) == expected
