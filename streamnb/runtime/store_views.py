@@ -75,8 +75,15 @@ class CompositeStoreView:
         def call(*args: Any, **kwargs: Any) -> Any:
             results = []
             for store, lock, _partition in self._locate():
+                # Window and session stores keep (value, timestamp): read them through the
+                # same plain-value view the test driver gives, as Kafka's read-only stores do.
+                plain_view = getattr(store, "driver_view", None)
+                target = plain_view(False) if plain_view is not None else store
                 with lock:
-                    result = getattr(store, method)(*args, **kwargs)
+                    result = getattr(target, method)(*args, **kwargs)
+                    if not isinstance(result, (list, tuple, dict, type(None), int, float,
+                                               str, bytes)):
+                        result = list(result)  # iterate while holding the lock
                     if result is None or isinstance(result, (int, float, str, bytes, tuple)):
                         if result is not None:
                             return result
