@@ -53,8 +53,9 @@ class Child:
         for path in (self.out_path, self.err_path):
             path.unlink(missing_ok=True)
         for line in reversed(out.splitlines()):
-            if line.startswith(RESULT_PREFIX):
-                return json.loads(line[len(RESULT_PREFIX):])
+            at = line.find(RESULT_PREFIX)  # a peer may print terminal codes before it
+            if at >= 0:
+                return json.loads(line[at + len(RESULT_PREFIX):])
         tail = " | ".join((err or out).strip().splitlines()[-4:])
         raise RunFailed(f"exit {self.proc.returncode}: {tail[-600:]}")
 
@@ -91,7 +92,7 @@ class Series:
     skipped: str = ""  # why this system has no figure at all
 
     def rates(self) -> list[float]:
-        return [r["rate"] for r in self.runs if r.get("rate")]
+        return [r["rate"] for r in self.runs if r.get("rate") is not None]
 
     def summary(self, reference: Series | None) -> dict[str, Any]:
         rates = self.rates()

@@ -43,7 +43,7 @@ def run_level(opts: Any, workdir: Path, log) -> dict[str, Any]:
                    "streamnb engine": (CHILD, "streamnb")}
         for peer, (script, can) in PEER_SCRIPTS.items():
             s = Series(peer)
-            if not opts.peers:
+            if not opts.peers or (opts.systems and peer not in opts.systems):
                 continue
             if workload not in can:
                 s.skipped = f"cannot express it: {CANNOT[(peer, workload)]}"

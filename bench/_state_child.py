@@ -58,7 +58,7 @@ def main() -> None:
     deadline = time.monotonic() + args["timeout"]
     keys = None
     while time.monotonic() < deadline:  # RUNNING with the whole store back
-        if streams.state is State.RUNNING:
+        if streams.state() is State.RUNNING:
             keys = streams.store("bench-store").approximate_num_entries()
             if keys >= args["expected"]:
                 break

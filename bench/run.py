@@ -4,6 +4,7 @@
     python bench/run.py --quick          # small data, 1 run: a smoke test
     python bench/run.py --only e2e --runs 5
     python bench/run.py --no-peers       # streamnb and the references only
+    python bench/run.py --only e2e --systems faust   # one peer beside the reference
 
 Levels: in-process (no broker), e2e (one noida-db broker started here), scaling
 (partitions x app instances), state (build and restore a store from its changelog).
@@ -49,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="interleaved runs per system (default 3, 1 with --quick)")
     parser.add_argument("--no-peers", dest="peers", action="store_false",
                         help="skip Bytewax, streamz, Faust and Quix Streams")
+    parser.add_argument("--systems", action="append", default=[], metavar="WORD",
+                        help="e2e: only systems whose name contains WORD; in process: "
+                             "only those peers (repeatable); references always run")
     parser.add_argument("--timeout", type=float, default=None,
                         help="end-to-end seconds per run before a partial figure is taken "
                              "(default 90, 30 with --quick)")

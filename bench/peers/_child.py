@@ -22,7 +22,17 @@ def spawned_at() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB (Linux reports KB)."""
+    """Peak resident set size of this process's own memory so far, in MB.
+
+    VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across fork and exec, so a
+    child spawned by a large harness would report at least the harness's size."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
