@@ -132,3 +132,29 @@ class SqliteSegments:
         for db in self._dbs.values():
             db.close()
         self._dbs.clear()
+
+
+class SegmentedLifecycle:
+    """Expiry, size, flush and close of a store kept in ``SqliteSegments`` (``self._db``),
+    shared by the persistent window and session stores. Put it first in the bases."""
+
+    _db: SqliteSegments | None
+
+    def _expire(self, min_live: int) -> None:
+        if self._db is not None:
+            # A segment is dropped once all of it is older than the retention.
+            self._db.drop_below(self._db.segment_of(min_live))
+
+    def approximate_num_entries(self) -> int:
+        db = self._segments()  # type: ignore[attr-defined]
+        return sum(db.count(seg) for seg in db.segments())
+
+    def flush(self) -> None:
+        if self._db is not None:
+            self._db.flush(self.observed_stream_time)  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close(self.observed_stream_time)  # type: ignore[attr-defined]
+            self._db = None
+        self._open = False

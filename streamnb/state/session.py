@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._base import KeyValueIterator, StateStore, sorted_items
-from ._segments import SqliteSegments, encode_key, pad
+from ._segments import SegmentedLifecycle, SqliteSegments, encode_key, pad
 
 NO_TIME = -1
 _MAX_TIME = 2**63 - 1
@@ -241,7 +241,7 @@ class InMemorySessionStore(_SessionStore):
         return sum(len(sessions) for sessions in self._by_key.values())
 
 
-class PersistentSessionStore(_SessionStore):
+class PersistentSessionStore(SegmentedLifecycle, _SessionStore):
     """Sessions in sqlite segment files by end time, with a write-back cache."""
 
     persistent = True
@@ -309,23 +309,6 @@ class PersistentSessionStore(_SessionStore):
         out.sort(key=lambda r: r[2])  # stable: by end, then row (key, start) order
         return out
 
-    def _expire(self, min_live: int) -> None:
-        if self._db is not None:
-            self._db.drop_below(self._db.segment_of(min_live))
-
-    def approximate_num_entries(self) -> int:
-        db = self._segments()
-        return sum(db.count(seg) for seg in db.segments())
-
-    def flush(self) -> None:
-        if self._db is not None:
-            self._db.flush(self.observed_stream_time)
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close(self.observed_stream_time)
-            self._db = None
-        self._open = False
 
 
 __all__ = ["InMemorySessionStore", "PersistentSessionStore"]

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..processor import KeyValue
 from ._base import KeyValueIterator, StateStore, ValueAndTimestamp, sorted_items
-from ._segments import SqliteSegments, encode_key, pad
+from ._segments import SegmentedLifecycle, SqliteSegments, encode_key, pad
 
 NO_TIME = -1  # Kafka's ConsumerRecord.NO_TIMESTAMP
 _MAX_TIME = 2**63 - 1
@@ -268,7 +268,7 @@ class InMemoryWindowStore(_WindowStore):
         return sum(len(segment) for segment in self._segments.values())
 
 
-class PersistentWindowStore(_WindowStore):
+class PersistentWindowStore(SegmentedLifecycle, _WindowStore):
     """Windows in sqlite segment files (``max(retention / 2, 60 s)`` of window starts each,
     as Kafka's RocksDB window store), with a write-back cache flushed at commit."""
 
@@ -337,24 +337,6 @@ class PersistentWindowStore(_WindowStore):
         out.sort(key=lambda r: r[1])  # stable: keys stay in row order within a start
         return out
 
-    def _expire(self, min_live: int) -> None:
-        if self._db is not None:
-            # A segment is dropped once all of it is older than the retention.
-            self._db.drop_below(self._db.segment_of(min_live))
-
-    def approximate_num_entries(self) -> int:
-        db = self._segments()
-        return sum(db.count(seg) for seg in db.segments())
-
-    def flush(self) -> None:
-        if self._db is not None:
-            self._db.flush(self.observed_stream_time)
-
-    def close(self) -> None:
-        if self._db is not None:
-            self._db.close(self.observed_stream_time)
-            self._db = None
-        self._open = False
 
 
 class _WindowStoreView:
