@@ -189,7 +189,27 @@ class EmitStrategy:
 
 
 # -- window definitions ----------------------------------------------------------------------
-class TimeWindows:
+class _WindowSpec:
+    """What the window definitions share: value equality over their identifying fields
+    (``_identity``) and Kafka's ``gracePeriodMs()``."""
+
+    __slots__ = ()
+    grace_ms: int
+
+    def _identity(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def grace_period_ms(self) -> int:
+        return self.grace_ms
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *self._identity()))
+
+
+class TimeWindows(_WindowSpec):
     """Fixed-size windows ``[start, start + size)`` aligned to the epoch: tumbling, or hopping
     with ``advance_by``. A window accepts records until ``end + grace`` in stream time."""
 
@@ -239,23 +259,15 @@ class TimeWindows:
     def size(self) -> int:
         return self.size_ms
 
-    def grace_period_ms(self) -> int:
-        return self.grace_ms
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, TimeWindows) and (
-            (self.size_ms, self.advance_ms, self.grace_ms)
-            == (other.size_ms, other.advance_ms, other.grace_ms))
-
-    def __hash__(self) -> int:
-        return hash((self.size_ms, self.advance_ms, self.grace_ms))
+    def _identity(self) -> tuple[int, ...]:
+        return (self.size_ms, self.advance_ms, self.grace_ms)
 
     def __repr__(self) -> str:
         return (f"TimeWindows{{sizeMs={self.size_ms}, advanceMs={self.advance_ms}, "
                 f"graceMs={self.grace_ms}}}")
 
 
-class SlidingWindows:
+class SlidingWindows(_WindowSpec):
     """Windows of fixed size ``time_difference`` that slide with the data: two records fall in
     a common window iff their timestamps differ by at most ``time_difference``. Both window
     bounds are inclusive."""
@@ -284,22 +296,14 @@ class SlidingWindows:
     def size(self) -> int:
         return self.time_difference_ms
 
-    def grace_period_ms(self) -> int:
-        return self.grace_ms
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SlidingWindows) and (
-            (self.time_difference_ms, self.grace_ms)
-            == (other.time_difference_ms, other.grace_ms))
-
-    def __hash__(self) -> int:
-        return hash((self.time_difference_ms, self.grace_ms))
+    def _identity(self) -> tuple[int, ...]:
+        return (self.time_difference_ms, self.grace_ms)
 
     def __repr__(self) -> str:
         return f"SlidingWindows{{sizeMs={self.time_difference_ms}, graceMs={self.grace_ms}}}"
 
 
-class SessionWindows:
+class SessionWindows(_WindowSpec):
     """Sessions: records of a key less than ``inactivity_gap`` apart share a session."""
 
     __slots__ = ("gap_ms", "grace_ms")
@@ -325,15 +329,8 @@ class SessionWindows:
     def inactivity_gap(self) -> int:
         return self.gap_ms
 
-    def grace_period_ms(self) -> int:
-        return self.grace_ms
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SessionWindows) and (
-            (self.gap_ms, self.grace_ms) == (other.gap_ms, other.grace_ms))
-
-    def __hash__(self) -> int:
-        return hash((self.gap_ms, self.grace_ms))
+    def _identity(self) -> tuple[int, ...]:
+        return (self.gap_ms, self.grace_ms)
 
     def __repr__(self) -> str:
         return f"SessionWindows{{gapMs={self.gap_ms}, graceMs={self.grace_ms}}}"
