@@ -1,11 +1,20 @@
 """Interactive-query latency on a 1,000,000-key store while the app processes a steady
-input stream: key queries in process (``KafkaStreams.query``) and over the REST API.
+input stream, the processing rate it keeps meanwhile, and the cost of paged range reads.
 
-    python bench/bench_query.py [--keys 1000000] [--rate 50000] [--queries 20000]
+    python bench/bench_query.py [--keys 1000000] [--rate 50000] [--seconds 20]
+                                [--qps 1000] [--rest-qps 500] [--closed]
+    python bench/bench_query.py --paging [--keys 1000000]
 
 A table store is loaded with ``--keys`` keys from a 2-partition topic on a fresh noida-db;
-then a producer thread writes ``--rate`` updates/s of random keys while random key queries
-run. Prints p50/p99 latency of both paths and the processing rate reached meanwhile.
+then a producer process writes ``--rate`` updates/s of random keys. Phases of ``--seconds``
+each: no queries (the processing rate the app reaches alone), in-process key queries paced
+at ``--qps``, REST key queries paced at ``--rest-qps`` from another process, and with
+``--closed`` both again as tight loops (every spare cycle goes to queries). Each phase
+prints the query p50/p99, the processing rate and this process's CPU (process_time).
+
+``--paging`` needs no broker: it times one page of 100 (first page, and from a cursor in
+the middle) on ``--keys`` keys, for the full-scan page (the previous implementation, kept
+as ``paging.scan_page``) and the cursor page, on an in-memory and a sqlite store.
 """
 
 from __future__ import annotations
@@ -75,14 +84,17 @@ def steady(bootstrap: str, keys: int, rate: int, stop: Any, sent: Any) -> None:
     producer.flush(30)
 
 
-def rest_client(address: str, keys: int, n: int, out: Any) -> None:
-    """Time ``n`` REST key queries over one keep-alive connection (its own process, as a
-    real client would be)."""
+def rest_client(address: str, keys: int, seconds: float, qps: float, out: Any) -> None:
+    """REST key queries over one keep-alive connection for ``seconds``, paced at ``qps``
+    (0: as fast as answers come), in its own process as a real client would be."""
     host, port = address.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
     rng = random.Random(13)
     samples = []
-    for _ in range(n):
+    interval = 1.0 / qps if qps else 0.0
+    end = time.monotonic() + seconds
+    next_at = time.monotonic()
+    while time.monotonic() < end:
         path = f"/v1/stores/kv-store/key?key={key_of(rng.randrange(keys))}"
         t0 = time.perf_counter_ns()
         conn.request("GET", path)
@@ -91,8 +103,35 @@ def rest_client(address: str, keys: int, n: int, out: Any) -> None:
         samples.append(time.perf_counter_ns() - t0)
         if response.status != 200:
             raise SystemExit(f"REST query failed: {response.status} {body!r}")
+        if interval:
+            next_at = max(next_at + interval, time.monotonic() - 0.1)
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
     conn.close()
     out.put(samples)
+
+
+def in_process(streams: Any, keys: int, seconds: float, qps: float) -> list[int]:
+    """In-process key queries for ``seconds`` paced at ``qps`` (0: a tight loop)."""
+    rng = random.Random(11)
+    samples = []
+    interval = 1.0 / qps if qps else 0.0
+    end = time.monotonic() + seconds
+    next_at = time.monotonic()
+    while time.monotonic() < end:
+        request = StateQueryRequest.in_store("kv-store").with_query(
+            KeyQuery.with_key(key_of(rng.randrange(keys))))
+        t0 = time.perf_counter_ns()
+        found = streams.query(request).get_only_partition_result()
+        samples.append(time.perf_counter_ns() - t0)
+        assert found is not None and found.result is not None
+        if interval:
+            next_at = max(next_at + interval, time.monotonic() - 0.1)
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+    return samples
 
 
 def percentiles(samples_ns: list[int]) -> tuple[float, float, float]:
@@ -102,12 +141,81 @@ def percentiles(samples_ns: list[int]) -> tuple[float, float, float]:
     return p50, p99, statistics.fmean(ordered) / 1e3
 
 
+def bench_paging(keys: int) -> None:
+    from contextlib import nullcontext
+
+    from streamnb.query import paging
+    from streamnb.query.queries import NO_CURSOR
+    from streamnb.state.memory import InMemoryKeyValueStore
+    from streamnb.state.persistent import PersistentKeyValueStore
+
+    rng = random.Random(5)
+    order = list(range(keys))
+    rng.shuffle(order)
+    workdir = Path(tempfile.mkdtemp(prefix="streamnb-bench-paging-"))
+    memory = InMemoryKeyValueStore("m")
+    memory.init()
+    sqlite = PersistentKeyValueStore("p", max_dirty_entries=200_000)
+    sqlite.init(workdir / "p")
+    for i in order:
+        memory.put(key_of(i), (i, 0))
+        sqlite.put(key_of(i), (i, 0))
+    sqlite.flush()
+    for i in order[:1000]:  # some writes not flushed yet, as between two commits
+        sqlite.put(key_of(i), (i, 1))
+    middle = key_of(keys // 2)
+    lock = nullcontext()
+
+    def timed(fn: Any, n: int) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            page = fn()
+        assert len(page) == 100
+        return ((time.perf_counter() - wall) / n * 1e3, (time.process_time() - cpu) / n * 1e3)
+
+    print(f"one page of 100 on {keys:,} str keys (ms per page, wall / CPU):")
+    for name, store in (("in-memory", memory), ("sqlite", sqlite)):
+        for where, after in (("first page", NO_CURSOR), ("after middle key", middle)):
+            scan = timed(lambda s=store, a=after: paging.scan_page(s, lock, None, None, False,
+                                                                   a, 100), 3)
+            if store is memory:
+                built = time.perf_counter()
+                paging.dict_page(store, store._data, None, None, False, after, 100, "v")
+                first = (time.perf_counter() - built) * 1e3
+                cursor = timed(lambda s=store, a=after: paging.dict_page(
+                    s, s._data, None, None, False, a, 100, "v"), 200)
+                extra = (f" (+ the sorted snapshot, built once per store version: "
+                         f"{first:.0f} ms)" if after is NO_CURSOR else "")
+            else:
+                cursor = timed(lambda s=store, a=after: paging.sql_page(
+                    s, lock, None, None, False, a, 100), 200)
+                extra = ""
+            print(f"  {name:<9} {where:<16} full scan {scan[0]:8.1f} / {scan[1]:8.1f}   "
+                  f"cursor {cursor[0]:7.3f} / {cursor[1]:7.3f}{extra}")
+    memory.close()
+    sqlite.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--rate", type=int, default=50_000)
-    parser.add_argument("--queries", type=int, default=20_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--qps", type=float, default=1000.0)
+    parser.add_argument("--rest-qps", type=float, default=500.0)
+    parser.add_argument("--closed", action="store_true",
+                        help="also run tight query loops (closed loop)")
+    parser.add_argument("--switch-ms", type=float, default=None,
+                        help="sys.setswitchinterval for the app process (default: Python's 5)")
+    parser.add_argument("--paging", action="store_true",
+                        help="time paged range reads only (no broker)")
     args = parser.parse_args()
+    if args.paging:
+        bench_paging(args.keys)
+        return
+    if args.switch_ms is not None:
+        sys.setswitchinterval(args.switch_ms / 1000.0)
     workdir = Path(tempfile.mkdtemp(prefix="streamnb-bench-query-"))
     broker = start_noida(workdir / "broker", reuse_running=False)
     streams = None
@@ -141,40 +249,45 @@ def main() -> None:
                              daemon=True)
         feeder.start()
         time.sleep(3.0)  # let the stream settle at the target rate
-        rng = random.Random(11)
-        processed_before = streams.metrics()["process-total"]
-        window_start = time.monotonic()
 
-        in_process = []
-        for _ in range(args.queries):
-            request = StateQueryRequest.in_store("kv-store").with_query(
-                KeyQuery.with_key(key_of(rng.randrange(args.keys))))
-            t0 = time.perf_counter_ns()
-            result = streams.query(request)
-            found = result.get_only_partition_result()
-            in_process.append(time.perf_counter_ns() - t0)
-            assert found is not None and found.result is not None
+        def phase(name: str, run: Any) -> None:
+            processed_before = streams.metrics()["process-total"]
+            cpu_before, started = time.process_time(), time.monotonic()
+            samples = run()
+            elapsed = time.monotonic() - started
+            cpu = time.process_time() - cpu_before
+            processed = streams.metrics()["process-total"] - processed_before
+            line = f"{name:<28}"
+            if samples:
+                p50, p99, _mean = percentiles(samples)
+                line += (f" n={len(samples):>7,} ({len(samples) / elapsed:>6,.0f}/s) "
+                         f"p50={p50:>8.1f} us p99={p99:>10.1f} us")
+            else:
+                line += " " * 62
+            print(f"{line} | processed {processed / elapsed:>7,.0f} rec/s | "
+                  f"app CPU {100 * cpu / elapsed:4.0f}%", flush=True)
 
-        results = ctx.Queue()
-        client = ctx.Process(target=rest_client, args=(streams.rest_address, args.keys,
-                                                        max(1, args.queries // 4), results))
-        client.start()
-        over_rest = results.get(timeout=600)
-        client.join(30)
-        elapsed = time.monotonic() - window_start
-        processed = streams.metrics()["process-total"] - processed_before
+        def rest(qps: float) -> list[int]:
+            results = ctx.Queue()
+            client = ctx.Process(target=rest_client, args=(
+                streams.rest_address, args.keys, args.seconds, qps, results))
+            client.start()
+            samples = results.get(timeout=args.seconds + 120)
+            client.join(30)
+            return samples
+
+        print(f"phases of {args.seconds:.0f} s, offered {args.rate:,} rec/s:")
+        phase("no queries", lambda: time.sleep(args.seconds) or [])
+        phase(f"in-process paced {args.qps:g}/s",
+              lambda: in_process(streams, args.keys, args.seconds, args.qps))
+        phase(f"REST paced {args.rest_qps:g}/s", lambda: rest(args.rest_qps))
+        if args.closed:
+            phase("in-process tight loop",
+                  lambda: in_process(streams, args.keys, args.seconds, 0))
+            phase("REST tight loop", lambda: rest(0))
         stop.set()
         feeder.join(30)
-
-        p50, p99, mean = percentiles(in_process)
-        print(f"in-process KeyQuery : n={len(in_process):,} p50={p50:.1f} us "
-              f"p99={p99:.1f} us mean={mean:.1f} us")
-        p50, p99, mean = percentiles(over_rest)
-        print(f"REST /key (keep-alive): n={len(over_rest):,} p50={p50:.1f} us "
-              f"p99={p99:.1f} us mean={mean:.1f} us")
-        print(f"while querying: processed {processed:,} records in {elapsed:.1f} s = "
-              f"{processed / elapsed:,.0f} records/s (target {args.rate:,}/s, "
-              f"offered {sent.value:,} in total)")
+        print(f"offered {sent.value:,} records in total")
     finally:
         if streams is not None:
             streams.close(30)

@@ -8,6 +8,7 @@ result.get_only_partition_result().result
 ```
 """
 
+from .fanout import FanoutError, RangePage, range_across_instances
 from .local import UnknownStateStoreException
 from .metadata import HostInfo, KeyQueryMetadata, StreamsMetadata
 from .position import Position, PositionBound
@@ -28,6 +29,7 @@ from .results import FailureReason, QueryResult, StateQueryResult
 
 __all__ = [
     "FailureReason",
+    "FanoutError",
     "HostInfo",
     "KeyQuery",
     "KeyQueryMetadata",
@@ -36,6 +38,7 @@ __all__ = [
     "PositionBound",
     "Query",
     "QueryResult",
+    "RangePage",
     "RangeQuery",
     "ResultOrder",
     "StateQueryRequest",
@@ -47,4 +50,5 @@ __all__ = [
     "VersionedKeyQuery",
     "WindowKeyQuery",
     "WindowRangeQuery",
+    "range_across_instances",
 ]

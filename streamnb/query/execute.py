@@ -1,24 +1,24 @@
 """Run one query against one store partition (the store side of IQv2).
 
-Every read holds the owning stream thread's lock only as long as it must: a key lookup for
-one dict access, a paged range for a snapshot of the key references (not of the values),
-so a query over a million keys does not stall processing for the whole scan.
+In-memory key-value stores are read without the stream thread's lock: a dict lookup and a
+``list(dict)`` are atomic under the GIL, so a key query never waits for a batch or a commit
+and never makes the stream thread wait. Other stores (sqlite, windows, versions) are read
+under the lock, for as short as the read: ranges are paged (``paging.py``), never a copy of
+the whole store.
 """
 
 from __future__ import annotations
 
-import heapq
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from operator import itemgetter
 from typing import Any
 
 from ..processor import KeyValue
-from ..state._base import ValueAndTimestamp, in_range, sort_key
+from ..state._base import ValueAndTimestamp
 from ..state.versioned import VersionedRecord
+from . import paging
 from .queries import (
-    NO_CURSOR,
     KeyQuery,
     MultiVersionedKeyQuery,
     Query,
@@ -63,20 +63,26 @@ def _hint(kind: str) -> str:
     }.get(kind, "see the store's kind")
 
 
-def run(store: Any, lock: AbstractContextManager[Any], query: Query) -> Any:
-    """The result of ``query`` on ``store`` (raises UnsupportedQuery or the store's error)."""
+def run(store: Any, lock: AbstractContextManager[Any], query: Query, version: Any = None,
+        fresh: bool = False) -> Any:
+    """The result of ``query`` on ``store`` (raises UnsupportedQuery or the store's error).
+
+    ``version`` (the partition's input position) tells paged ranges whether their sorted
+    key snapshot is still current; ``fresh`` (a position bound) forces a current one."""
     check_supported(store, query)
     plain = _unwrap(store)
-    if isinstance(query, KeyQuery):
-        with lock:
-            stored = store.get(query.key)
-        return plain(stored)
-    if isinstance(query, TimestampedKeyQuery):
-        with lock:
-            stored = store.get(query.key)
+    if isinstance(query, (KeyQuery, TimestampedKeyQuery)):
+        data = getattr(store, "_data", None)
+        if type(data) is dict:  # GIL-atomic: no lock, no wait for the stream thread
+            stored = data.get(query.key)
+        else:
+            with lock:
+                stored = store.get(query.key)
+        if isinstance(query, KeyQuery):
+            return plain(stored)
         return None if stored is None else ValueAndTimestamp(stored[0], stored[1])
     if isinstance(query, RangeQuery):
-        return _range(store, lock, query)
+        return _range(store, lock, query, version, fresh)
     if isinstance(query, WindowKeyQuery):
         with lock:
             rows = list(store.fetch(query.key, query.time_from, query.time_to))
@@ -101,16 +107,16 @@ def _unwrap(store: Any) -> Callable[[Any], Any]:
 
 
 # -- ranges ------------------------------------------------------------------------------
-def _range(store: Any, lock: AbstractContextManager[Any], query: RangeQuery) -> list[KeyValue]:
+def _range(store: Any, lock: AbstractContextManager[Any], query: RangeQuery, version: Any,
+           fresh: bool) -> list[KeyValue]:
     timestamped = isinstance(query, TimestampedRangeQuery)
     plain = _unwrap(store)
-    if query.limit is None:
+    pairs = paging.range_page(store, lock, query.lower, query.upper, query.descending,
+                              query.after, query.limit, version, fresh)
+    if pairs is None:  # unpaged, on a store only its own range can order
         with lock:
             method = store.reverse_range if query.descending else store.range
             pairs = list(method(query.lower, query.upper))
-    else:
-        pairs = range_page(store, lock, query.lower, query.upper, query.descending,
-                           query.after, query.limit)
     if timestamped:
         return [KeyValue(k, ValueAndTimestamp(v[0], v[1])) for k, v in pairs]
     return [KeyValue(k, plain(v)) for k, v in pairs]
@@ -119,49 +125,9 @@ def _range(store: Any, lock: AbstractContextManager[Any], query: RangeQuery) -> 
 def range_page(store: Any, lock: AbstractContextManager[Any], lower: Any, upper: Any,
                descending: bool, after: Any, limit: int) -> list[tuple[Any, Any]]:
     """At most ``limit`` entries of ``[lower, upper]`` strictly after the cursor ``after``
-    (in the query's order), without sorting or copying the whole store."""
-    data = getattr(store, "_data", None)
-    if isinstance(data, dict):  # in-memory store: snapshot key references, then filter
-        with lock:
-            keys = list(data)
-        chosen = _select(keys, _same, lower, upper, descending, after, limit)
-        out = []
-        with lock:
-            get = data.get
-            for key in chosen:
-                value = get(key)
-                if value is not None:  # deleted since the snapshot
-                    out.append((key, value))
-        return out
-    with lock:  # other backends: one scan under the lock, keeping only the page
-        items = getattr(store, "_live_items", None)
-        pairs = list(items() if items is not None else store.all())
-        return _select(pairs, itemgetter(0), lower, upper, descending, after, limit)
-
-
-def _same(key: Any) -> Any:
-    return key
-
-
-def _select(items: list[Any], key_of: Callable[[Any], Any], lower: Any, upper: Any,
-            descending: bool, after: Any, limit: int) -> list[Any]:
-    try:
-        return _pick(items, key_of, lower, upper, descending, after, limit, False)
-    except TypeError:  # keys of several types: order by (type name, key), never crash
-        return _pick(items, key_of, lower, upper, descending, after, limit, True)
-
-
-def _pick(items: list[Any], key_of: Callable[[Any], Any], lower: Any, upper: Any,
-          descending: bool, after: Any, limit: int, mixed: bool) -> list[Any]:
-    if lower is not None or upper is not None:
-        items = [it for it in items if in_range(key_of(it), lower, upper)]
-    order = (lambda it: sort_key(key_of(it))) if mixed else key_of
-    if after is not NO_CURSOR:
-        mark = sort_key(after) if mixed else after
-        items = ([it for it in items if order(it) < mark] if descending
-                 else [it for it in items if order(it) > mark])
-    pick = heapq.nlargest if descending else heapq.nsmallest
-    return pick(limit, items, key=order)
+    (in the query's order), without sorting or copying the whole store per page."""
+    page = paging.range_page(store, lock, lower, upper, descending, after, limit)
+    return [] if page is None else page
 
 
 # -- windows and versions ----------------------------------------------------------------
@@ -201,11 +167,11 @@ def _versions_in(versions: list[VersionedRecord], query: MultiVersionedKeyQuery
     return out
 
 
-def timed(store: Any, lock: AbstractContextManager[Any], query: Query
-          ) -> tuple[Any, str]:
+def timed(store: Any, lock: AbstractContextManager[Any], query: Query, version: Any = None,
+          fresh: bool = False) -> tuple[Any, str]:
     """``run`` plus Kafka's execution-info line."""
     start = time.perf_counter_ns()
-    result = run(store, lock, query)
+    result = run(store, lock, query, version, fresh)
     took = time.perf_counter_ns() - start
     return result, f"Handled in {type(store).__name__} {store.name!r} in {took}ns"
 

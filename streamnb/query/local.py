@@ -45,10 +45,12 @@ class LocalPartition:
 Locate = Callable[[str], list[LocalPartition]]
 
 
-def run_request(request: StateQueryRequest, locate: Locate, partition_count: int | None,
+def run_request(request: StateQueryRequest, locate: Locate,
+                partition_count: int | None | Callable[[], int | None],
                 global_store: LocalPartition | None = None,
                 timeout: float | timedelta | None = None) -> StateQueryResult:
-    """Run ``request`` on the partitions ``locate(store_name)`` lists."""
+    """Run ``request`` on the partitions ``locate(store_name)`` lists. ``partition_count``
+    may be a function: it is only needed to tell DOES_NOT_EXIST from NOT_PRESENT."""
     if not isinstance(request, StateQueryRequest):
         raise TypeError("query() takes a StateQueryRequest: StateQueryRequest.in_store(name)"
                         f".with_query(KeyQuery.with_key(k)), got {type(request).__name__}")
@@ -75,7 +77,9 @@ def run_request(request: StateQueryRequest, locate: Locate, partition_count: int
         if not stale or deadline is None or time.monotonic() >= deadline:
             break
         time.sleep(0.005)
-    if wanted is not None:
+    if wanted is not None and any(p not in result.partition_results for p in wanted):
+        if callable(partition_count):
+            partition_count = partition_count()
         for partition in sorted(wanted):
             if partition in result.partition_results:
                 continue
@@ -109,7 +113,8 @@ def _one(request: StateQueryRequest, part: LocalPartition) -> QueryResult:
             "retry later, or pass a timeout to wait for it")
     else:
         try:
-            value, info = execute.timed(part.store, part.lock, request.query)
+            value, info = execute.timed(part.store, part.lock, request.query, position,
+                                        not request.position_bound.is_unbounded())
             out = QueryResult.for_result(value)
             if request.execution_info_enabled:
                 out.add_execution_info(info)

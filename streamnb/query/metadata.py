@@ -134,6 +134,8 @@ class MetadataService:
         self._next_offset = 0
         self._producer: Producer | None = None
         self._topic = endpoints_topic(streams.application_id)
+        self._groups: dict[str, Any] = {}  # store -> its sub-topology (per-query lookups)
+        self._serdes: dict[str, Any] = {}  # store -> its key serde
 
     # -- advertising --------------------------------------------------------------------
     def _client_conf(self) -> dict[str, Any]:
@@ -245,6 +247,9 @@ class MetadataService:
 
     # -- lookups ------------------------------------------------------------------------
     def _store_group(self, store: str) -> Any:
+        group = self._groups.get(store)
+        if group is not None:
+            return group
         topology = self._streams.topology
         group = next((g for g in topology.subtopologies() if store in g.stores), None)
         if group is None:
@@ -255,10 +260,17 @@ class MetadataService:
             known = sorted(set(topology.stores) | set(topology.global_stores))
             raise UnknownStateStoreException(
                 f"unknown state store {store!r}; the stores of this app are {known}")
+        self._groups[store] = group  # the topology is fixed once the client exists
         return group
 
     def key_serde(self, store: str) -> Any:
         """The serde of the keys of ``store``: its task's source key serde (or the default)."""
+        serde = self._serdes.get(store)
+        if serde is None:
+            serde = self._serdes[store] = self._key_serde(store)
+        return serde
+
+    def _key_serde(self, store: str) -> Any:
         topology = self._streams.topology
         group = self._store_group(store)
         source = next((topology.nodes[n] for n in group.nodes
@@ -316,6 +328,27 @@ class MetadataService:
                 self.endpoint if client == self._streams.client_id else None)
             out.append(StreamsMetadata(client, host or HostInfo.unavailable(), stores,
                                        sorted(parts)))
+        return out
+
+    def store_owners(self, store: str) -> dict[str, tuple[HostInfo | None, list[int]]]:
+        """client id -> (its endpoint or None, the partitions of ``store`` it owns), from
+        the cached group view: who a range query has to ask."""
+        group = self._store_group(store)
+        topic = self._streams.real_topic(group.source_topics[0])
+        with self._lock:
+            self._refresh_group()
+            members = dict(self._group_members)
+            if any(c not in self._endpoints for c in members):
+                self._refresh_endpoints()
+            endpoints = dict(self._endpoints)
+        out: dict[str, tuple[HostInfo | None, list[int]]] = {}
+        for client, parts in members.items():
+            owned = sorted(p for t, p in parts if t == topic)
+            if owned:
+                host = endpoints.get(client)
+                if client == self._streams.client_id and host is None:
+                    host = self.endpoint
+                out[client] = (host, owned)
         return out
 
     def invalidate(self) -> None:

@@ -88,14 +88,17 @@ def openapi_document() -> dict[str, Any]:
                 "Value of a key in a key-value store (routed to its owner)",
                 [_STORE, _KEY, *_COMMON, _LOCAL], _json("The value"), *store_errors),
             "/v1/stores/{store}/range": _get(
-                "One page of a key range of a key-value store (this instance's partitions)",
+                "One page of a key range of a key-value store over every instance of the "
+                "app (merged in key order; local_only=true: this instance's partitions)",
                 [_STORE, _param("from", "Lowest key (inclusive)", {"type": "string"}),
                  _param("to", "Highest key (inclusive)", {"type": "string"}),
                  _param("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]}),
                  _param("limit", "Page size (at most streamnb.rest.page.max)",
                         {"type": "integer", "minimum": 1}),
                  _param("after", "Start after this key (next_after of the previous page)",
-                        {"type": "string"}), *_COMMON],
+                        {"type": "string"}), *_COMMON,
+                 _param("local_only", "Only this instance's partitions (no fan-out)",
+                        {"type": "boolean"})],
                 _json("A page of entries"), *store_errors),
             "/v1/stores/{store}/window": _get(
                 "Windows of a key (routed), or of all keys by window start (local)",

@@ -123,8 +123,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         if status == 401:
             self.send_header("WWW-Authenticate", "Bearer")
-        self.end_headers()
-        self.wfile.write(data)
+        self._send_with_headers(data)
+
+    def _send_with_headers(self, data: bytes) -> None:
+        """Headers and body in ONE send: every blocking call gives up the GIL, and getting
+        it back can wait a whole switch interval (5 ms) while the stream thread computes,
+        so each write saved is latency saved under load."""
+        headers = getattr(self, "_headers_buffer", None)
+        if headers is None or self.request_version == "HTTP/0.9":
+            self.wfile.write(data)
+            return
+        headers.append(b"\r\n")
+        headers.append(data)
+        self._headers_buffer = []
+        self.wfile.write(b"".join(headers))
 
     def _refuse(self) -> None:
         self.close_connection = True  # the request body is not read

@@ -8,11 +8,15 @@ there once (never in a loop), so any instance can answer for the whole app.
 from __future__ import annotations
 
 import json
+import logging
 import urllib.error
 import urllib.request
 from typing import Any
 
 from ..errors import InvalidStateStoreException
+from . import fanout
+from .fanout import FORWARDED
+from .jsonio import dumps
 from .local import UnknownStateStoreException
 from .metadata import KeyQueryMetadata
 from .params import (
@@ -27,6 +31,7 @@ from .params import (
     position_bound,
     required,
 )
+from .position import Position
 from .queries import (
     NO_CURSOR,
     KeyQuery,
@@ -42,8 +47,9 @@ from .requests import StateQueryRequest
 from .results import FailureReason, StateQueryResult
 from .rows import result_rows
 
-FORWARDED = "X-Streamnb-Forwarded"
 Params = dict[str, list[str]]
+_FANOUT_TIMEOUT_S = 10.0
+log = logging.getLogger("streamnb.query.rest")
 
 
 class Handlers:
@@ -200,19 +206,47 @@ class Handlers:
             query = query.with_descending_keys()
         result = self._local(store, query, params)
         rows = _rows(result)
-        try:
-            rows.sort(key=lambda r: r["key"], reverse=order == "desc")
-        except TypeError:
-            rows.sort(key=lambda r: (type(r["key"]).__name__, repr(r["key"])),
-                      reverse=order == "desc")
-        page = rows[:limit]
+        partitions = sorted(result.partition_results)
+        served = {p: self.streams.client_id for p in partitions}
+        position = result.position
+        local_only = boolean(params, "local_only") or headers.get(FORWARDED) is not None
+        targets = [] if local_only else self._remotes(store, partitions)
+        if targets:  # gather the other instances' pages, then merge in key order
+            rows = json.loads(dumps(rows))  # the same JSON forms as the remote rows
+            auth = headers.get("Authorization")
+            try:
+                bodies = fanout.fetch_all(targets, path, auth, self.streams.client_id,
+                                          _FANOUT_TIMEOUT_S)
+            except fanout.FanoutError as exc:
+                self.service.metadata.invalidate()
+                raise ApiError(503, "owner_unreachable", str(exc),
+                               partitions=exc.partitions) from None
+            position = position.copy()
+            for target, body in bodies:
+                for row in body.get("items", []):
+                    if served.setdefault(row.get("partition"), target.client_id) == (
+                            target.client_id):
+                        rows.append(row)
+                position.merge(Position.from_map(body.get("position") or {}))
+        page = fanout.merge_rows(rows, order == "desc", limit)
         return 200, {
             "store": store, "items": page, "count": len(page),
             # a full page may have a successor: pass this key as after= for the next one
             "next_after": page[-1]["key"] if len(page) == limit else None,
-            "order": order, "partitions": sorted(result.partition_results),
-            "position": result.position.to_json(),
+            "order": order, "partitions": sorted(p for p in served if p is not None),
+            "served_by": sorted(set(served.values())),
+            "position": position.to_json(),
         }
+
+    def _remotes(self, store: str, local: list[int]) -> list[fanout.Remote]:
+        try:
+            return fanout.remotes(self.service, store, local)
+        except UnknownStateStoreException:
+            return []  # a global store: every instance holds all of it
+        except Exception as exc:  # no group view: this instance's part, said so in logs
+            log.warning("range on %r: cannot see the other instances (%s); answering with "
+                        "the local partitions only", store, exc)
+            return []
 
     # -- helpers ------------------------------------------------------------------------
     def _optional_key(self, store: str, params: Params, name: str) -> Any:

@@ -42,18 +42,19 @@ class QueryService:
                                         config["streamnb.query.metadata.cache.ms"])
         self.rest: Any = None
         self._rest_lock = threading.Lock()
+        self._known: set[str] = set()
 
     # -- local partitions ---------------------------------------------------------------
     def _threads(self) -> list[Any]:
-        with self.streams._lock:
-            return list(self.streams._threads)
+        return list(self.streams._threads)  # atomic under the GIL; never waits
 
     def locate(self, store: str) -> list[LocalPartition]:
+        """This client's partitions of ``store``. Lock-free: copying a dict's values is
+        atomic under the GIL, so a query never waits for a batch to finish."""
         out = []
         for thread in self._threads():
             running = thread.state == "RUNNING"
-            with thread.lock:
-                tasks = list(thread.tasks.values())
+            tasks = list(thread.tasks.values())
             for task in tasks:
                 found = task.stores.get(store)
                 if found is not None:
@@ -81,8 +82,12 @@ class QueryService:
         return None
 
     def check_store(self, store: str) -> None:
+        if store in self._known:
+            return
         topology = self.streams.topology
-        if store not in topology.stores and store not in topology.global_stores:
+        if store in topology.stores or store in topology.global_stores:
+            self._known.add(store)  # the topology is fixed once the client exists
+        else:
             known = sorted(set(topology.stores) | set(topology.global_stores))
             raise UnknownStateStoreException(
                 f"Cannot get state store {store!r} because no such store is registered in "
@@ -117,8 +122,9 @@ class QueryService:
             part = LocalPartition(-1, glob.stores[request.store_name], glob.lock, Position,
                                   True, "global")
             return run_request(request, self.locate, None, part)
-        return run_request(request, self.locate,
-                           self.store_partition_count(request.store_name), timeout=timeout)
+        name = request.store_name
+        return run_request(request, self.locate, lambda: self.store_partition_count(name),
+                           timeout=timeout)
 
     def query_metadata_for_key(self, store: str, key: Any, key_serde: Any = None
                                ) -> KeyQueryMetadata:
@@ -167,7 +173,15 @@ class QueryService:
 
 
 def _position_of(thread: Any, task_id: str) -> Any:
+    """The task's input position, read without the thread's lock (a batch or a commit can
+    hold it for long): the offsets are copied atomically under the GIL and each one is
+    updated only after its records are in the stores, so the position never runs ahead of
+    the state read after it."""
     def position() -> Position:
-        return Position(thread.input_offsets(task_id))
+        out: dict[str, dict[int, int]] = {}
+        for inp in list(thread._inputs.values()):
+            if inp.offset >= 0 and inp.task.task_id == task_id:
+                out.setdefault(inp.topic, {})[inp.partition] = inp.offset
+        return Position(out)
     return position
 

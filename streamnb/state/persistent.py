@@ -303,6 +303,30 @@ class PersistentKeyValueStore(StateStore):
             sorted_items(kv for kv in self._live_items() if in_range(kv[0], from_key, to_key))
         )
 
+    def flushed_rows(self, low: str | None, low_inclusive: bool, high: str | None,
+                     high_inclusive: bool, descending: bool, limit: int
+                     ) -> list[tuple[str, tuple[Any, Any]]]:
+        """Up to ``limit`` rows already in sqlite whose encoded key lies between ``low`` and
+        ``high`` (``None``: unbounded), in encoded-key order: ``(encoded key, (key, value))``.
+
+        One indexed read, O(log n + limit): what paged queries resume from. Un-flushed
+        writes are NOT applied; the caller overlays ``_dirty``."""
+        self._check_open()
+        conn = self._conn
+        assert conn is not None
+        where, args = [], []
+        if low is not None:
+            where.append("key >= ?" if low_inclusive else "key > ?")
+            args.append(low)
+        if high is not None:
+            where.append("key <= ?" if high_inclusive else "key < ?")
+            args.append(high)
+        sql = (f'SELECT key, value FROM "{TABLE}"'
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + f" ORDER BY key {'DESC' if descending else 'ASC'} LIMIT ?")
+        loads = pickle.loads
+        return [(ekey, loads(blob)) for ekey, blob in conn.execute(sql, (*args, limit))]
+
     def reverse_range(self, from_key: Any = None, to_key: Any = None) -> KeyValueIterator:
         return KeyValueIterator(
             sorted_items(

@@ -212,7 +212,8 @@ def test_range_pages_walk_the_local_store(app):
     local = {k for k in KEYS if app["one"].query_metadata_for_key("tstore", k).is_local}
     collected, after = [], None
     for _ in range(20):
-        url = f"{base}/v1/stores/tstore/range?limit=5" + (f"&after={after}" if after else "")
+        url = f"{base}/v1/stores/tstore/range?local_only=true&limit=5" + (
+            f"&after={after}" if after else "")
         status, body = get(url)
         assert status == 200, body
         assert body["count"] <= 5
@@ -221,8 +222,64 @@ def test_range_pages_walk_the_local_store(app):
         if after is None:
             break
     assert collected == sorted(local)
-    status, body = get(f"{base}/v1/stores/tstore/range?order=desc&limit=2&from=k00&to=k23")
+    status, body = get(f"{base}/v1/stores/tstore/range?order=desc&limit=2&from=k00&to=k23"
+                       "&local_only=true")
     assert [i["key"] for i in body["items"]] == sorted(local, reverse=True)[:2]
+
+
+def current_values(app):
+    values = {}
+    for s in (app["one"], app["two"]):
+        r = s.query(StateQueryRequest.in_store("tstore").with_query(RangeQuery.with_no_bounds()))
+        for part in r.partition_results.values():
+            values.update(dict(part.result))
+    return values
+
+
+def test_range_over_rest_gathers_every_instance_in_key_order(app):
+    values = current_values(app)
+    assert len(values) == len(KEYS)
+    for client in ("one", "two"):
+        base = app[client].rest_address
+        collected, after, served = [], None, set()
+        for _ in range(20):
+            url = f"{base}/v1/stores/tstore/range?limit=5" + (f"&after={after}" if after else "")
+            status, body = get(url)
+            assert status == 200, body
+            collected += [(i["key"], i["value"]) for i in body["items"]]
+            served.update(body["served_by"])
+            assert body["partitions"] == [0, 1]
+            after = body["next_after"]
+            if after is None:
+                break
+        assert collected == sorted(values.items())  # each key once, in order, both halves
+        assert served == {app["one"].client_id, app["two"].client_id}
+    status, body = get(f"{app['two'].rest_address}/v1/stores/tstore/range?order=desc&limit=4"
+                       "&from=k03&to=k20")
+    assert [i["key"] for i in body["items"]] == ["k20", "k19", "k18", "k17"]
+    assert body["next_after"] == "k17"
+
+
+def test_range_across_instances_in_process(app):
+    from streamnb.query.fanout import range_across_instances
+
+    values = current_values(app)
+    whole = range_across_instances(app["one"], "tstore", RangeQuery.with_no_bounds())
+    assert [(kv.key, kv.value) for kv in whole.items] == sorted(values.items())
+    assert whole.next_after is None
+    assert set(whole.partitions) == {0, 1}
+    assert set(whole.partitions.values()) == {app["one"].client_id, app["two"].client_id}
+    pages, after = [], None
+    query = RangeQuery.with_range("k02", "k21").with_descending_keys()
+    while True:
+        page = range_across_instances(app["two"], "tstore",
+                                      query.with_page(6, after) if after else query.with_page(6))
+        pages.append([kv.key for kv in page.items])
+        after = page.next_after
+        if after is None:
+            break
+    assert [k for p in pages for k in p] == [f"k{i:02d}" for i in range(21, 1, -1)]
+    assert all(len(p) == 6 for p in pages[:-1])
 
 
 def test_bad_input_gets_4xx_and_processing_goes_on(app):
