@@ -11,7 +11,11 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
+
+from confluent_kafka import Message
 
 from ..serde import Serde, Serdes
 
@@ -49,6 +53,8 @@ def encoder(serde: Any, topic: str) -> Encoder:
             kind = type(obj)
             if kind is int:
                 return str(obj).encode()
+            if kind is str and obj.isprintable() and '"' not in obj and "\\" not in obj:
+                return f'"{obj}"'.encode()  # nothing to escape: what json.dumps writes
             if kind is str or kind is dict or kind is list or kind is float:
                 try:
                     return _json_encode(obj).encode()
@@ -109,21 +115,13 @@ def _encode_expr(serde: Any, var: str, env: dict[str, Any], name: str) -> str:
         env[name] = serde.serialize
         return (f"({name}_pack({var}) if {var}.__class__ is int else "
                 f"{name}(None, {var}))")
-    if serde is _JSON:
+    if serde is _JSON:  # ints and plain strings directly, the rest through encode_json
         env[name] = encoder(serde, "")
-        return f"(str({var}).encode() if {var}.__class__ is int else {name}({var}))"
+        return (f"(str({var}).encode() if {var}.__class__ is int else "
+                f"f'\"{{{var}}}\"'.encode() if {var}.__class__ is str and {var}.isprintable()"
+                f" and '\"' not in {var} and '\\\\' not in {var} else {name}({var}))")
     env[name] = serde.serialize
     return f"{name}(None, {var})"
-
-
-def _decode_expr(serde: Any, call: str, env: dict[str, Any], name: str, tmp: str) -> str:
-    if serde is _STRING:
-        return f"(None if ({tmp} := {call}) is None else {tmp}.decode())"
-    if serde is _JSON:
-        env[name] = _json_loads
-        return f"(None if ({tmp} := {call}) is None else {name}({tmp}))"
-    env[name] = serde.deserialize
-    return f"{name}(None, {call})"
 
 
 def _compile(source: str, env: dict[str, Any], fn: str) -> Callable[..., Any]:
@@ -132,18 +130,47 @@ def _compile(source: str, env: dict[str, Any], fn: str) -> Callable[..., Any]:
     return namespace[fn]
 
 
-def compile_decode_run(key_serde: Any, value_serde: Any) -> Callable[[list[Any]], list[tuple]]:
-    """``msgs -> [(key, value, timestamp, headers, offset), ...]`` for consumed messages of
-    one partition. Raises on the first record a serde rejects."""
-    env: dict[str, Any] = {}
-    key = _decode_expr(key_serde, "m.key()", env, "dk", "kb")
-    value = _decode_expr(value_serde, "m.value()", env, "dv", "vb")
-    source = (
-        "def decode_run(msgs):\n"
-        f"    return [({key}, {value}, m.timestamp()[1], m.headers(), m.offset())"
-        " for m in msgs]\n"
-    )
-    return _compile(source, env, "decode_run")
+def _decode_column(serde: Any) -> Callable[[list[Any]], Any]:
+    """``[bytes | None, ...] -> iterable of objects`` for one serde, looping in C (``map``)
+    for the built-in serdes; raises on the first value the serde rejects."""
+    if serde is _STRING or serde is _JSON:
+        fast = bytes.decode if serde is _STRING else _json_loads
+
+        def column(raw: list[Any]) -> Any:
+            nulls = raw.count(None)
+            if not nulls:
+                return map(fast, raw)
+            if nulls == len(raw):
+                return raw
+            return [None if data is None else fast(data) for data in raw]
+        return column
+    deserialize = serde.deserialize
+    return lambda raw: map(deserialize, repeat(None), raw)
+
+
+_key, _value, _timestamp = Message.key, Message.value, Message.timestamp
+_headers, _offset = Message.headers, Message.offset
+_second = itemgetter(1)
+
+
+def compile_decode_run(key_serde: Any, value_serde: Any
+                       ) -> Callable[[list[Any]], tuple[list, list, list, list, list]]:
+    """``msgs -> (keys, values, timestamps, headers, offsets)``: the columns of consumed
+    messages of one partition, decoded; each list as long as ``msgs``. Raises on the first
+    record a serde rejects (the caller then takes its checked per-record path).
+
+    Message accessors and decoders run through ``map`` (a C loop, no bytecode per record),
+    which measured about twice as fast as one generated comprehension calling them."""
+    decode_keys = _decode_column(key_serde)
+    decode_values = _decode_column(value_serde)
+
+    def decode_run(msgs: list[Any]) -> tuple[list, list, list, list, list]:
+        return (list(decode_keys(list(map(_key, msgs)))),
+                list(decode_values(list(map(_value, msgs)))),
+                list(map(_second, map(_timestamp, msgs))),
+                list(map(_headers, msgs)),
+                list(map(_offset, msgs)))
+    return decode_run
 
 
 # Producer.produce parses keyword arguments slowly: measured here, timestamp= and headers=
