@@ -1,7 +1,7 @@
 """The dashboard's cost and speed: word count throughput with and without the live
 dashboard (interleaved runs in one process), and event-to-widget latency at a steady rate.
 
-    python bench/bench_dashboard.py [--lines 20000] [--rounds 2] [--rate 50000,2000] [--seconds 10]
+    python bench/bench_dashboard.py [--lines 20000] [--rounds 3] [--rate 50000,2000] [--seconds 10]
 
 Throughput: ``--lines`` lines of 10 words are produced once to the embedded broker; each run
 is a fresh app (new application.id) counting them all, timed from its first processed record
@@ -76,8 +76,9 @@ def _app(bootstrap: str, topic: str, state_dir: str) -> KafkaStreams:
 
 
 def _throughput_run(bootstrap: str, topic: str, expected: int, with_dashboard: bool,
-                    state_dir: str, timeout: float = 300.0) -> tuple[float, int]:
-    """Records/s from the first to the last processed record; and widget updates sent."""
+                    state_dir: str, timeout: float = 300.0) -> tuple[float, int, float, float]:
+    """Records/s from the first to the last processed record; widget updates sent; CPU
+    seconds of this process over that span (all threads); CPU of the dashboard's updater."""
     streams = _app(bootstrap, topic, state_dir)
     board = None
     streams.start()
@@ -90,10 +91,12 @@ def _throughput_run(bootstrap: str, topic: str, expected: int, with_dashboard: b
             total = streams.metrics()["process-total"]
             now = time.perf_counter()
             if first is None and total > 0:
-                first = (now, total)
+                first = (now, total, time.process_time())
             if total >= expected:
+                cpu = time.process_time() - first[2]
                 updates = sum(getattr(v, "updates", 0) for v in board.views) if board else 0
-                return (total - first[1]) / (now - first[0]), updates
+                widgets_cpu = board.updater.cpu_used if board else 0.0
+                return (total - first[1]) / (now - first[0]), updates, cpu, widgets_cpu
             time.sleep(0.01)
         raise TimeoutError(f"processed {total} of {expected} records in {timeout} s")
     finally:
@@ -113,22 +116,40 @@ def throughput(bootstrap: str, lines: int, rounds: int, state_dir: str) -> None:
     # Sub-topology 0 processes each line, sub-topology 1 each repartitioned word.
     expected = lines + sum(len(line.split()) for line in data)
     results: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
     updates: list[int] = []
+    widget_cpu: list[float] = []
     for round_no in range(rounds):
         order = (False, True) if round_no % 2 == 0 else (True, False)
         for with_dashboard in order:
-            rate, sent = _throughput_run(bootstrap, topic, expected, with_dashboard, state_dir)
+            rate, sent, cpu, wcpu = _throughput_run(bootstrap, topic, expected, with_dashboard,
+                                                    state_dir)
             results[with_dashboard].append(rate)
+            cpus[with_dashboard].append(cpu * 1e6 / expected)
             if with_dashboard:
                 updates.append(sent)
+                widget_cpu.append(wcpu)
             print(f"  round {round_no + 1} dashboard {'on ' if with_dashboard else 'off'}: "
-                  f"{rate:,.0f} records/s", flush=True)
+                  f"{rate:,.0f} records/s, process CPU {cpu * 1e6 / expected:.1f} us/record"
+                  + (f", updater CPU {wcpu:.3f} s, {sent} widget updates" if with_dashboard
+                     else ""), flush=True)
     off, on = statistics.median(results[False]), statistics.median(results[True])
+    cpu_off, cpu_on = statistics.median(cpus[False]), statistics.median(cpus[True])
     print(f"\nthroughput ({lines:,} lines x 10 words = {expected:,} records processed per run, "
-          f"median of {rounds}):")
-    print(f"  without dashboard  {off:,.0f} records/s")
-    print(f"  with dashboard     {on:,.0f} records/s  ({updates} widget updates per run)")
-    print(f"  slowdown           {100 * (1 - on / off):.1f} %  (target <= 10 %)")
+          f"median of {rounds}; {_load()}):")
+    print(f"  without dashboard  {off:,.0f} records/s  ({cpu_off:.1f} us CPU/record)")
+    print(f"  with dashboard     {on:,.0f} records/s  ({cpu_on:.1f} us CPU/record; "
+          f"{updates} widget updates, updater CPU {[round(c, 3) for c in widget_cpu]} s)")
+    print(f"  slowdown           {100 * (1 - on / off):.1f} %  wall clock (target <= 10 %)")
+    print(f"  CPU cost           {100 * (cpu_on / cpu_off - 1):+.1f} %  process CPU per record "
+          "(robust to other load on the machine)")
+
+
+def _load() -> str:
+    try:
+        return "load average " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "load average unknown"
 
 
 def latency(bootstrap: str, rate: float, seconds: float, state_dir: str) -> None:
@@ -194,7 +215,7 @@ def latency(bootstrap: str, rate: float, seconds: float, state_dir: str) -> None
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=20_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", default="50000,2000",
                         help="input records/s for the latency runs, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0)

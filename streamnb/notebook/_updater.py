@@ -2,9 +2,10 @@
 
 Why a single thread per app, off the processing path: the stream threads only bump counters;
 this thread reads them at most ``MAX_RATE`` times per second and pushes the result into widget
-traits (a comm message each). Each view also throttles itself by its own CPU cost (a refresh
-that used 20 ms waits at least 10x that before the next, 5 s at most), so a big store table
-cannot take more than about a tenth of the interpreter away from processing.
+traits (a comm message each). Refresh rates adapt to cost: each view waits at least 20x the
+CPU its last refresh took (5 s at most), and the thread as a whole sleeps long enough to stay
+under ``CPU_BUDGET`` (3 %) of one core, so live views cannot take more than a few percent of
+the interpreter away from processing, whatever the store sizes.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any, Protocol
 
 from . import apps
 
-__all__ = ["Target", "Snapshot", "Updater", "updater_for", "MAX_RATE"]
+__all__ = ["Target", "Snapshot", "Updater", "updater_for", "MAX_RATE", "CPU_BUDGET"]
 
 MAX_RATE = 4.0  # refreshes per second, at most
-_COST_FACTOR = 10.0  # a view waits >= this many times its last refresh cost
+CPU_BUDGET = 0.03  # share of one core the updater thread may use, all views together
+_COST_FACTOR = 20.0  # a view waits >= this many times its last refresh cost
 _MAX_BACKOFF = 5.0  # ... but never longer than this (seconds) between refreshes
 _HISTORY = 120  # points kept for sparklines (30 s at 4/s)
 _TERMINAL = ("NOT_RUNNING", "ERROR", "PENDING_ERROR")
@@ -118,6 +120,7 @@ class Updater:
         self._last_total: tuple[float, float] | None = None
         self._streams_seen: Any = None
         self.ticks = 0
+        self.cpu_used = 0.0  # seconds of CPU this updater's thread spent refreshing
         self.errors: list[BaseException] = []
         if target.app is not None:
             target.app.on_change(self._on_app_change)
@@ -210,11 +213,21 @@ class Updater:
     def _run(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
+            cpu_started = time.thread_time()
             snap = self.refresh_now(force=False)
             if snap.state in _TERMINAL or snap.streams is None:
                 self.refresh_now()  # the final numbers, then stop
                 return
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+            self._stop.wait(self._pause(time.thread_time() - cpu_started,
+                                        time.monotonic() - started))
+
+    def _pause(self, cpu: float, elapsed: float) -> float:
+        """Seconds to wait before the next tick: the rate's interval, stretched so that this
+        thread's CPU stays under ``CPU_BUDGET`` of one core (the stream threads share the
+        interpreter with it), never beyond ``_MAX_BACKOFF``."""
+        self.cpu_used += cpu
+        wanted = max(self.interval, min(cpu / CPU_BUDGET, _MAX_BACKOFF))
+        return max(0.0, wanted - elapsed)
 
 
 _UPDATERS: dict[Any, Updater] = {}

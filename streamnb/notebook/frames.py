@@ -144,8 +144,8 @@ def _located(source: Any, name: str) -> list[tuple[Any, Any, int | None]]:
     if getter is not None and hasattr(source, "create_input_topic"):
         return [(getter(name), None, None)]  # TopologyTestDriver: one task holds all
     # KafkaStreams: one store per task; reading under the owning thread's lock sees a store
-    # between two batches. (A public ``local_stores`` hook would be nicer than this name.)
-    local = getattr(source, "local_stores", None) or getattr(source, "_local_stores", None)
+    # between two batches (``local_stores()`` lists the names; this locates instances).
+    local = getattr(source, "_local_stores", None)
     if local is not None:
         return list(local(name))
     raise TypeError(

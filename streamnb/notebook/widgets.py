@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -183,9 +184,14 @@ def _sorted_frame(frame: Any, by: str) -> Any:
 
 
 class StoreTableView(_HtmlView):
-    """A state store as a table: top N by value or by key, with a key filter."""
+    """A state store as a table: top N by value or by key, with a key filter.
 
-    min_interval = 0.5
+    A refresh reads only what the table shows (``local_store_snapshot``: the stream
+    thread's lock is held just to copy the entries; the top N is chosen after), so a big
+    store costs little. ``frame`` is the store's whole content, read when asked.
+    """
+
+    min_interval = 0.25
 
     def __init__(self, target: Target, store: str, top: int = 20, by: str = "value") -> None:
         import ipywidgets
@@ -203,29 +209,109 @@ class StoreTableView(_HtmlView):
         self.widget = ipywidgets.VBox([
             ipywidgets.HTML(f"<b>store {html.escape(store)}</b>"),
             ipywidgets.HBox([self.filter, self.order, self.top]), self.html])
-        self.frame: Any = None
-        self.total_rows = 0
+        self.total_rows = 0  # entries in the store at the last refresh
+        self.matching_rows = 0  # ... of which match the filter
+        self._rows: list[tuple[Any, ...]] | None = None  # (key, value, partition[, ws, we])
+        self._windowed = False
+        self._full: Any = None  # the whole frame, only for sources without snapshots
+        self._streams: Any = None
+        self._read_lock = threading.Lock()
         for control in (self.filter, self.order, self.top):
             control.observe(lambda _change: self._rerender(), names="value")
 
-    def _table(self) -> Any:
-        frame = self.frame
-        if frame is None:
-            return None
+    # -- reading ----------------------------------------------------------------------------
+    def _read(self, streams: Any) -> None:
+        """Refresh the shown rows from ``streams``: a bounded snapshot when it offers one,
+        else its whole store as a frame (test stand-ins, drivers)."""
+        locate = getattr(streams, "_local_stores", None)
+        from ..runtime.store_views import snapshot as store_snapshot
+
+        with self._read_lock:
+            self._streams = streams
+            if locate is not None:
+                snap = store_snapshot(self.store, locate(self.store), self.top.value,
+                                      self.order.value, self.filter.value)
+                self._rows, self._windowed = snap.rows, snap.windowed
+                self.total_rows, self.matching_rows = snap.total, snap.matched
+                self._full = None
+                return
+            frame = state_frame(streams, self.store)
+            self._full, self.total_rows = frame, len(frame)
+            self._select_from_full()
+
+    def _select_from_full(self) -> None:
+        frame = self._full
         text = self.filter.value.strip().lower()
         if text:
             frame = frame[frame["key"].astype(str).str.lower().str.contains(text, regex=False)]
-        return _sorted_frame(frame, self.order.value).head(self.top.value)
+        self.matching_rows = len(frame)
+        shown = _sorted_frame(frame, self.order.value).head(self.top.value)
+        self._windowed = "window_start" in shown.columns
+        columns = ["key", "value", "partition"] + (
+            ["window_start", "window_end"] if self._windowed else [])
+        partition = shown["partition"] if "partition" in shown.columns else [None] * len(shown)
+        parts = [shown["key"], shown["value"], partition]
+        if self._windowed:
+            parts += [shown["window_start"], shown["window_end"]]
+        self._rows = list(zip(*parts, strict=True)) if len(shown) else []
+        self._columns = columns
 
+    @property
+    def frame(self) -> Any:
+        """The store's whole current content as a DataFrame (read now, on this thread), or
+        None before the app runs."""
+        streams = self._streams
+        if streams is None:
+            return None
+        if self._full is not None:
+            return self._full
+        return state_frame(streams, self.store)
+
+    def _table(self) -> Any:
+        """The rows the table shows, as a DataFrame (None before the first read)."""
+        import pandas as pd
+
+        if self._rows is None:
+            return None
+        columns = ["key", "value", "partition"] + (
+            ["window_start", "window_end"] if self._windowed else [])
+        return pd.DataFrame(self._rows, columns=columns)
+
+    # -- rendering --------------------------------------------------------------------------
     def _html(self) -> str:
-        table = self._table()
-        if table is None:
+        rows = self._rows
+        if rows is None:
             return "<i>waiting for the app</i>"
-        shown = table.to_html(index=False, border=0, max_cols=8)
-        return (f'<div style="max-height:420px;overflow:auto">{shown}</div>'
-                f"<small>{len(table)} of {self.total_rows} entries</small>")
+        head = ["key", "value"] + (["window start", "window end"] if self._windowed else [])
+        head.append("partition")
+        cells = []
+        for row in rows:
+            shown = [row[0], row[1]]
+            if self._windowed:
+                shown += [_when(row[3]), _when(row[4])]
+            shown.append("" if row[2] is None else row[2])
+            cells.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in shown)
+                         + "</tr>")
+        header = "".join(f"<th>{h}</th>" for h in head)
+        matched = (f", {self.matching_rows} matching" if self.filter.value.strip() else "")
+        return (f'<div style="max-height:420px;overflow:auto">'
+                f'<table class="streamnb-store" cellpadding="3" style="{_TABLE_CSS}">'
+                f"<thead><tr>{header}</tr></thead><tbody>{''.join(cells)}</tbody></table>"
+                f"</div><small>{len(rows)} of {self.total_rows} entries{matched}</small>")
 
     def _rerender(self) -> None:
+        """A control changed: read again with the new choice (cheap), then show it."""
+        streams = self._streams
+        if streams is not None:
+            if self._full is not None:
+                self._select_from_full()
+            else:
+                try:
+                    self._read(streams)
+                except Exception as exc:  # the app stopped meanwhile: keep what we showed
+                    self._set(f"<i>store {html.escape(self.store)} not readable: "
+                              f"{html.escape(str(exc))}</i>")
+                    return
         self._set(self._html())
 
     def refresh(self, snap: Snapshot) -> None:
@@ -233,19 +319,27 @@ class StoreTableView(_HtmlView):
             self._set("<i>waiting for the app to start</i>")
             return
         try:
-            frame = state_frame(snap.streams, self.store)
+            self._read(snap.streams)
         except Exception as exc:  # a store not ready yet (rebalancing): say so, retry later
             self._set(f"<i>store {html.escape(self.store)} not readable yet: "
                       f"{html.escape(str(exc))}</i>")
             return
-        self.frame, self.total_rows = frame, len(frame)
-        self._rerender()
+        self._set(self._html())
 
     def text(self, snap: Snapshot) -> str:
         self.refresh(snap)
         table = self._table()
         body = "(no data)" if table is None else table.to_string(index=False)
         return f"store {self.store}:\n{body}"
+
+
+def _when(ms: Any) -> str:
+    """Epoch ms as UTC time text (window bounds in tables)."""
+    if ms is None:
+        return ""
+    if hasattr(ms, "strftime"):
+        return ms.strftime("%Y-%m-%d %H:%M:%S")
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000))
 
 
 _BUNDLE_MODEL: Any = None
@@ -278,11 +372,14 @@ class WindowedPlotView:
 
     min_interval = 0.5
 
-    def __init__(self, target: Target, store: str, keys: int = 8) -> None:
+    def __init__(self, target: Target, store: str, keys: int = 8, windows: int = 60) -> None:
         from bokeh.models import ColumnDataSource, Legend, LegendItem
         from bokeh.palettes import Category10_10
         from bokeh.plotting import figure
+        if windows < 1:
+            raise ValueError(f"windows must be >= 1, got {windows}")
         self.target, self.store, self.max_keys = target, store, keys
+        self.windows = windows  # window sizes of history read from a running app
         self.figure = figure(height=260, width=640, x_axis_type="datetime",
                              title=f"{store}: waiting for data", toolbar_location=None)
         self.figure.xaxis.axis_label = "window start"
@@ -315,7 +412,7 @@ class WindowedPlotView:
 
         if snap.streams is None or snap.state in ("CREATED", "NOT_STARTED"):
             return
-        frame = state_frame(snap.streams, self.store)
+        frame = self._frame(snap.streams)
         dropped = snap.metrics.get("dropped-records-total", 0) or 0
         title = f"{self.store} ({snap.state}) - late/dropped records: {_fmt(dropped)}"
         if "window_start" not in frame.columns:
@@ -349,6 +446,26 @@ class WindowedPlotView:
         if changed:
             self.model.update_from_model(self.figure)  # one trait change: the whole plot
             self.updates += 1
+
+    def _frame(self, streams: Any) -> Any:
+        """The windows to plot. From a running app only those starting within ``windows``
+        window sizes of the store's stream time are read (a bounded read under the stream
+        thread's lock); other sources (drivers, stand-ins) are read whole."""
+        locate = getattr(streams, "_local_stores", None)
+        if locate is None:
+            return state_frame(streams, self.store)
+        from ..runtime.store_views import snapshot as store_snapshot
+        from .frames import records_to_frame
+
+        located = locate(self.store)
+        size = max((getattr(store, "window_size_ms", 0) or 0 for store, _, _ in located),
+                   default=0)
+        snap = store_snapshot(self.store, located, limit=sys.maxsize, by="key",
+                              window_span_ms=size * self.windows if size else None)
+        rows = [{"key": r[0], "value": r[1], "window_start": r[3], "window_end": r[4],
+                 "partition": r[2]} for r in snap.rows]
+        return records_to_frame(rows, ["key", "value", "window_start", "window_end",
+                                       "partition"])
 
     def _caption(self, frame: Any, keys: list[Any], dropped: float) -> str:
         if frame.empty:

@@ -29,7 +29,7 @@ from . import metrics as _metrics
 from .config import StreamsConfig
 from .global_thread import GlobalThread
 from .states import State, StreamThreadExceptionResponse
-from .store_views import CompositeStoreView, store_frame
+from .store_views import CompositeStoreView, snapshot, store_frame
 from .stream_thread import StreamThread
 from .topics import TopicPlan, plan_and_create_topics
 
@@ -369,6 +369,33 @@ class KafkaStreams:
         then ``timestamp`` for timestamped stores and the ``partition`` (task) it lives in."""
         return store_frame(self._local_stores(store_name))
 
+    def local_stores(self) -> dict[str, str]:
+        """Name -> kind (``key_value``, ``window``, ``session``, ``versioned``) of every
+        state store of this app, global stores included: what ``to_pandas``,
+        ``local_store_snapshot`` and ``store`` can read. Reads the topology only (no lock)."""
+        kinds: dict[str, str] = {}
+        for name, builder in self.topology.stores.items():
+            kinds[name] = _store_kind(builder)
+        for name, spec in self.topology.global_stores.items():
+            kinds[name] = _store_kind(getattr(spec, "store_builder", spec))
+        return kinds
+
+    def local_store_snapshot(self, store_name: str, limit: int = 20, by: str = "value",
+                             key_filter: str | None = None,
+                             window_span_ms: int | None = None) -> Any:
+        """A bounded, cheap read of a store as a DataFrame: at most ``limit`` rows, the top
+        entries by value (``by="value"``) or the first by key (``by="key"``), among keys
+        whose text contains ``key_filter`` (case-insensitive).
+
+        Made for live views that refresh often: the owning stream thread's lock is held only
+        to copy the entries (a C-level dict copy for in-memory key-value stores; for window
+        stores only the windows starting within ``window_span_ms`` of the store's stream
+        time, when given); choosing the rows happens after the lock is released. Columns as
+        in ``to_pandas`` (times stay epoch ms); ``frame.attrs`` holds ``total_entries`` and
+        ``matching_entries``."""
+        located = self._local_stores(store_name)
+        return snapshot(store_name, located, limit, by, key_filter, window_span_ms).to_frame()
+
     def _queries(self) -> Any:
         if self._query_service is None:
             from ..query.service import QueryService
@@ -403,6 +430,7 @@ class KafkaStreams:
         with self._lock:
             threads = list(self._threads)
         snapshots, lag, dropped, sizes = [], {}, {}, {}
+        nodes: dict[tuple[str, str, str], int] = {}
         for thread in threads:
             snap = thread.metrics.snapshot()
             snap["thread"] = thread.name
@@ -413,6 +441,8 @@ class KafkaStreams:
                 for task in thread.tasks.values():
                     for reason, count in task.ctx.dropped.items():
                         dropped[reason] = dropped.get(reason, 0) + count
+                    for node, count in _metrics.task_node_totals(task).items():
+                        nodes[(thread.name, task.task_id, node)] = count
                     for name, store in task.stores.items():
                         count = getattr(store, "approximate_num_entries", None)
                         if count is not None:
@@ -422,7 +452,7 @@ class KafkaStreams:
                 count = getattr(store, "approximate_num_entries", None)
                 if count is not None:
                     sizes[name] = count()
-        out = _metrics.aggregate(snapshots, lag, dropped, sizes)
+        out = _metrics.aggregate(snapshots, lag, dropped, sizes, nodes)
         out["state"] = str(self._state)
         return out
 
@@ -445,6 +475,12 @@ class KafkaStreams:
     def __repr__(self) -> str:
         return (f"<KafkaStreams {self.application_id!r} {self._state} on "
                 f"{self._bootstrap}>")
+
+
+def _store_kind(builder: Any) -> str:
+    supplier = getattr(builder, "supplier", builder)
+    return str(getattr(supplier, "kind", None) or getattr(builder, "kind", None)
+               or "key_value")
 
 
 _PROCESS_FILE = "streamnb-process.json"

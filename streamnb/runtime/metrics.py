@@ -79,10 +79,31 @@ _SUMMED = ("process-total", "process-rate", "commit-total", "commit-rate", "poll
            "production-errors-total", "restore-total", "rebalance-total")
 
 
+NODE_GROUP = "stream-processor-node-metrics"  # Kafka's group of processor-node metrics
+
+
+def task_node_totals(task: Any) -> dict[str, int]:
+    """Records processed by each node of one task (Kafka's ``process-total`` at processor-
+    node level), as the engine counts them: a task that counts offers
+    ``node_process_totals`` (a mapping node name -> records, or a callable returning one),
+    kept per batch by the engine, never per record by the metrics layer. Empty when the
+    task does not count. Call while holding the owning thread's lock."""
+    totals = getattr(task, "node_process_totals", None)
+    if totals is None:
+        return {}
+    if callable(totals):
+        totals = totals()
+    return {str(node): int(count) for node, count in dict(totals).items()}
+
+
 def aggregate(threads: list[dict[str, Any]], lag: dict[tuple[str, int], int],
-              dropped: dict[str, int], store_sizes: dict[str, int]) -> dict[str, Any]:
+              dropped: dict[str, int], store_sizes: dict[str, int],
+              nodes: dict[tuple[str, str, str], int] | None = None) -> dict[str, Any]:
     """The client-level metrics dict: sums and averages over threads, plus per-partition
-    lag, dropped records by reason and store sizes."""
+    lag, dropped records by reason, store sizes and, when the engine counts them, records
+    processed per processor node: ``processor-node-process-total`` keyed by (thread-id,
+    task-id, processor-node-id), and ``node-process-total`` summed per node name over
+    tasks (what the topology drawing shows)."""
     out: dict[str, Any] = {name: sum(t[name] for t in threads) for name in _SUMMED}
     total = out["process-total"]
     out["process-latency-avg"] = (sum(t["process-latency-avg"] * t["process-total"]
@@ -100,6 +121,12 @@ def aggregate(threads: list[dict[str, Any]], lag: dict[tuple[str, int], int],
     out["records-lag-max"] = max(lag.values(), default=0)
     out["records-lag-total"] = sum(lag.values())
     out["store-sizes"] = dict(store_sizes)
+    per_node = dict(nodes or {})
+    by_name: dict[str, int] = {}
+    for (_thread, _task, node), count in per_node.items():
+        by_name[node] = by_name.get(node, 0) + count
+    out["processor-node-process-total"] = per_node
+    out["node-process-total"] = by_name
     out["threads"] = {t["thread"]: t for t in threads}
     out["stream-thread-count"] = len(threads)
     return out
@@ -126,6 +153,13 @@ def to_frame(metrics: dict[str, Any]) -> Any:
             for reason, count in sorted(value.items()):
                 rows.append({"group": "task-metrics", "name": "dropped-records-total",
                              "tags": {"reason": reason}, "value": count})
+        elif name == "processor-node-process-total":
+            for (thread, task, node), count in sorted(value.items()):
+                rows.append({"group": NODE_GROUP, "name": "process-total",
+                             "tags": {"thread-id": thread, "task-id": task,
+                                      "processor-node-id": node}, "value": count})
+        elif name == "node-process-total":
+            continue  # the same counts as the rows above, summed per node name
         elif name == "store-sizes":
             for store, size in sorted(value.items()):
                 rows.append({"group": "state-store-metrics", "name": "num-entries",

@@ -7,11 +7,15 @@ between two batches, never half-way through one.
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 from collections.abc import Callable
+from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from ..processor import KeyValue
-from ..state._base import KeyValueIterator, ValueAndTimestamp, sorted_items
+from ..state._base import KeyValueIterator, ValueAndTimestamp, sort_key, sorted_items
 
 Locate = Callable[[], list[tuple[Any, Any, int]]]
 
@@ -132,3 +136,166 @@ def store_frame(located: list[tuple[Any, Any, int]]) -> Any:
         columns.append("timestamp")
     columns.append("partition")
     return pd.DataFrame(rows, columns=columns)
+
+
+# -- bounded snapshots (what live views show) ---------------------------------------------
+
+_NO_LOCK = contextlib.nullcontext()
+_MAX_TIME = 2**63 - 1
+
+
+@dataclass
+class StoreSnapshot:
+    """A bounded read of a store: at most ``limit`` entries, chosen as a live table shows
+    them (top by value, or first by key, among keys containing ``key_filter``).
+
+    ``rows`` are ``(key, value, partition)``; window and session stores give
+    ``(key, value, partition, window_start, window_end)``. ``total`` counts the entries of
+    every local instance read, ``matched`` those passing the filter.
+    """
+
+    name: str
+    kind: str
+    rows: list[tuple[Any, ...]]
+    total: int
+    matched: int
+
+    @property
+    def windowed(self) -> bool:
+        return self.kind in ("window", "session")
+
+    def to_frame(self) -> Any:
+        """The rows as a DataFrame with ``to_pandas``' columns (times as epoch ms)."""
+        import pandas as pd
+
+        columns = ["key", "value", "partition"]
+        if self.windowed:
+            columns += ["window_start", "window_end"]
+        frame = pd.DataFrame(self.rows, columns=columns)
+        order = ["key", "value"] + (["window_start", "window_end"] if self.windowed else [])
+        frame = frame[order + ["partition"]]
+        frame.attrs.update(total_entries=self.total, matching_entries=self.matched)
+        return frame
+
+
+def _value_of(stored: Any, timestamped: bool) -> Any:
+    if timestamped and isinstance(stored, tuple) and len(stored) == 2:
+        return stored[0]
+    return getattr(stored, "value", stored) if hasattr(stored, "valid_to") else stored
+
+
+def _raw_pairs(store: Any, lock: Any, window_span_ms: int | None) -> list[tuple[Any, Any]]:
+    """(key, stored value) pairs of one store instance, holding its thread's lock as briefly
+    as possible: an in-memory key-value store is copied at C speed (``dict.copy``), a
+    window store is read only for windows starting within ``window_span_ms`` of its stream
+    time; other stores are iterated whole (under the lock, as ``to_pandas`` does)."""
+    data = getattr(store, "_data", None)
+    if type(data) is dict:
+        with lock or _NO_LOCK:
+            return list(data.copy().items())
+    kind = getattr(store, "kind", "key_value")
+    with lock or _NO_LOCK:
+        if kind == "window" and window_span_ms is not None:
+            newest = getattr(store, "observed_stream_time", -1)
+            start = max(0, newest - window_span_ms) if newest >= 0 else 0
+            return [(kv[0], kv[1]) for kv in store.fetch_all(start, _MAX_TIME)]
+        return [(kv[0], kv[1]) for kv in store.all()]
+
+
+def _where_order(where: tuple[Any, Any, int]) -> tuple[Any, ...]:
+    """Key order for (key, window or None, partition) that never raises on mixed keys."""
+    return (sort_key(where[0]), where[1] or (), where[2])
+
+
+def _ordered(items: list[tuple[Any, Any]], key: Callable[[Any], Any],
+             fallback: Callable[[Any], Any], reverse: bool = False) -> None:
+    try:
+        items.sort(key=key, reverse=reverse)
+    except TypeError:
+        items.sort(key=fallback, reverse=reverse)
+
+
+def _top(candidates: list[tuple[Any, Any]], limit: int, by: str) -> list[tuple[Any, Any]]:
+    """The ``limit`` candidates ``((key, window, partition), value)`` with the largest
+    values (ties in key order) or the first keys; O(n log limit), never a full sort."""
+    if by == "key":
+        try:
+            return heapq.nsmallest(limit, candidates, key=lambda c: _where_order(c[0]))
+        except TypeError:
+            return heapq.nsmallest(limit, candidates,
+                                   key=lambda c: (repr(c[0][0]), c[0][1] or (), c[0][2]))
+    try:
+        chosen = heapq.nlargest(limit, candidates, key=lambda c: c[1])
+    except TypeError:  # values that do not compare (dicts, mixed types): by their text
+        chosen = heapq.nlargest(limit, candidates, key=lambda c: str(c[1]))
+    _ordered(chosen, lambda c: _where_order(c[0]),
+             lambda c: (repr(c[0][0]), c[0][1] or (), c[0][2]))  # ties in key order...
+    _ordered(chosen, lambda c: c[1], lambda c: str(c[1]), reverse=True)  # ...stable
+    return chosen
+
+
+def _matching(pairs: list[tuple[Any, Any]], text: str) -> list[tuple[Any, Any]]:
+    """Pairs whose key (a windowed key's own key) contains ``text``, case-insensitively."""
+    if not text:
+        return pairs
+    out = []
+    for pair in pairs:
+        key = pair[0]
+        window = getattr(key, "window", None)
+        plain = key.key if window is not None and hasattr(key, "key") else key
+        if text in (plain.lower() if type(plain) is str else str(plain).lower()):
+            out.append(pair)
+    return out
+
+
+def _local_top(pairs: list[tuple[Any, Any]], limit: int, by: str) -> list[tuple[Any, Any]]:
+    """A first cut of one instance's entries down to ``limit`` with C-level key functions
+    (stored ``(value, timestamp)`` pairs order by value first, as the plain values do); the
+    exact order is made on the few survivors. Entries that do not compare are all kept for
+    the careful pass."""
+    if len(pairs) <= limit:
+        return pairs
+    try:
+        if by == "key":
+            return heapq.nsmallest(limit, pairs, key=itemgetter(0))
+        return heapq.nlargest(limit, pairs, key=itemgetter(1))
+    except TypeError:
+        return pairs
+
+
+def snapshot(name: str, located: list[tuple[Any, Any, int]], limit: int = 20,
+             by: str = "value", key_filter: str | None = None,
+             window_span_ms: int | None = None) -> StoreSnapshot:
+    """A bounded ``StoreSnapshot`` of store ``name`` over its ``located`` instances; the
+    selection (filter, top N) runs after the locks are released, mostly in C."""
+    if by not in ("value", "key"):
+        raise ValueError(f"by must be 'value' or 'key', got {by!r}")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        raise ValueError(f"limit must be a non-negative int, got {limit!r}")
+    text = (key_filter or "").strip().lower()
+    kind = "key_value"
+    total = matched = 0
+    candidates: list[tuple[Any, Any]] = []  # ((key, window or None, partition), value)
+    for store, lock, partition in located:
+        kind = getattr(store, "kind", "key_value")
+        timestamped = bool(getattr(store, "timestamped", False))
+        pairs = _raw_pairs(store, lock, window_span_ms)
+        total += len(pairs)
+        pairs = _matching(pairs, text)
+        matched += len(pairs)
+        if kind not in ("window", "session"):
+            pairs = _local_top(pairs, limit, by)
+        for key, stored in pairs:
+            window = getattr(key, "window", None)
+            plain_key = key.key if window is not None and hasattr(key, "key") else key
+            where = (plain_key, None if window is None else (window.start, window.end),
+                     partition)
+            candidates.append((where, _value_of(stored, timestamped)))
+    chosen = _top(candidates, limit, by)
+    rows: list[tuple[Any, ...]] = []
+    for (key, window, partition), value in chosen:
+        row: tuple[Any, ...] = (key, value, partition)
+        if kind in ("window", "session"):
+            row += (window[0], window[1]) if window is not None else (None, None)
+        rows.append(row)
+    return StoreSnapshot(name, kind, rows, total, matched)
