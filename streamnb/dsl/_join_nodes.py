@@ -12,17 +12,24 @@ from collections.abc import Callable
 from typing import Any
 
 from ..engine.node import Node
+from ..errors import TopologyException
+from ..state.join_window import MAX_SEQ, JoinWindowStore, drop_expired, insert_in_order
 from ._stateful import NotLatestChange, TableInfo
 
 Fn = Callable[..., Any]
 _NO_TIME = -(2**63)
+NOT_VERSIONED = "KTable must be versioned to use a grace period in a stream table join."
 _EMIT_INTERVAL_KEY = "__emit.interval.ms.kstreams.outer.join.spurious.results.fix__"
 
 
 # -- stream-stream ---------------------------------------------------------------------------
 class JoinWindowNode(Node):
     """``KSTREAM-WINDOWED``: passes each record on, then keeps it in its side's window store
-    (after forwarding, as Kafka does, so a record never joins itself)."""
+    (after forwarding, as Kafka does, so a record never joins itself).
+
+    Its only child is the side's join node; when that is a ``StreamStreamJoinNode`` the two
+    run as one function (the join's ``process_fn(remember=store)``), one call per record.
+    """
 
     def __init__(self, store_name: str) -> None:
         super().__init__()
@@ -31,44 +38,18 @@ class JoinWindowNode(Node):
     def init(self, ctx: Any) -> None:
         super().init(ctx)
         store = ctx.get_store(self.store_name)
-        forward = self.forward
-        data = getattr(store, "data", None)
-        if data is None or store._change_logger is not None:
-            put = store.put
-
-            def process(key: Any, value: Any) -> None:
-                forward(key, value)
-                if key is not None:
-                    put(key, value, ctx.timestamp)
-
-            self.process = process  # type: ignore[method-assign]
+        children = self.children
+        if len(children) == 1 and isinstance(children[0], StreamStreamJoinNode):
+            self.process = children[0].process_fn(remember=store)  # type: ignore[method-assign]
             return
-        # JoinWindowStore.put inlined (same rules): the per-record cost of a join side.
-        from ..state.join_window import insert_in_order
+        forward, put = self.forward, store.put
 
-        get = data.get
-        retention = store.retention_ms
-
-        def process_inline(key: Any, value: Any) -> None:
+        def process(key: Any, value: Any) -> None:
             forward(key, value)
-            if key is None or value is None:
-                return
-            ts = ctx.timestamp
-            if ts > store.observed_stream_time:
-                store.observed_stream_time = ts
-                if ts >= store._next_sweep:
-                    store._sweep()
-            elif ts <= store.observed_stream_time - retention:
-                return
-            entries = get(key)
-            if entries is None:
-                data[key] = [(ts, value)]
-            elif entries[-1][0] <= ts:
-                entries.append((ts, value))
-            else:
-                insert_in_order(entries, ts, value)
+            if key is not None:
+                put(key, value, ctx.timestamp)
 
-        self.process = process_inline  # type: ignore[method-assign]
+        self.process = process  # type: ignore[method-assign]
 
     def process(self, key: Any, value: Any) -> None:  # replaced at init
         raise RuntimeError("JoinWindowNode used before init")
@@ -109,6 +90,14 @@ class TimeTrackers:
                 del self._by_task[task_id]
 
 
+def _reader(store: Any) -> tuple[Any, Any]:
+    """How a join reads a side's store: ``(data.get, None)`` for streamnb's
+    ``JoinWindowStore`` (read in place), else ``(None, fetch)`` for any window store."""
+    if isinstance(store, JoinWindowStore):
+        return store.data.get, None
+    return None, store.fetch
+
+
 class StreamStreamJoinNode(Node):
     """``KSTREAM-JOINTHIS`` / ``-JOINOTHER`` / ``-OUTERTHIS`` / ``-OUTEROTHER``: joins each
     record with the other side's window store; left/outer sides park unmatched records in
@@ -140,153 +129,115 @@ class StreamStreamJoinNode(Node):
                             else ctx.get_store(self.outer_store_name))
         self.emit_interval = int(ctx.config.get(_EMIT_INTERVAL_KEY, 0))
         self.side = 0 if self.is_left else 1
-        if self.outer_store is None and not self.outer:
-            # Inner joins need no shared stream time: nothing is emitted later.
-            self.process = self._make_inner()  # type: ignore[method-assign]
+        self.process = self.process_fn(remember=None)  # type: ignore[method-assign]
 
     def close(self) -> None:
         if self.ctx is not None:
             self.trackers.release(id(self.ctx))
 
-    def _process_inner(self, key: Any, value: Any) -> None:  # replaced at init
+    def process(self, key: Any, value: Any) -> None:  # replaced at init
         raise RuntimeError("StreamStreamJoinNode used before init")
 
-    def _make_inner(self) -> Callable[[Any, Any], None]:
-        """Inner join: the hot path, with nothing to park or emit later. Reads the other
-        side's join store directly when it is streamnb's ``JoinWindowStore``."""
-        ctx = self.ctx
-        other = self.other
+    def process_fn(self, remember: Any) -> Callable[[Any, Any], None]:
+        """This side's per-record function: join the record with the other side's window,
+        park or emit what found no partner (left/outer), and - when ``remember`` is this
+        side's window store - keep the record there afterwards (the ``KSTREAM-WINDOWED``
+        node's job, run here to save a call per record).
+
+        Everything per record is a local: the hot path of every stream-stream join.
+        """
+        ctx, node = self.ctx, self
+        forward, forward_at, dropped = self.forward, self.forward_at, ctx.record_dropped
         join = self.join
-        forward, forward_at = self.forward, self.forward_at
+        pair = getattr(join, "pair", None)  # a (value, other_value) joiner: skip the key
         before, after = self.join_before, self.join_after
-        dropped = ctx.record_dropped
-        node = self
-        data = getattr(other, "data", None)
-        if data is None or not hasattr(other, "observed_stream_time"):
-            fetch = other.fetch
+        other = self.other
+        get_other, fetch_other = _reader(other)
+        live_offset = getattr(other, "retention_ms", 0) - 1
+        outer, outer_store = self.outer, self.outer_store
+        # Stream time shared by both sides matters only when records wait for it.
+        tracker = self.tracker if (outer or outer_store is not None) else None
+        side, other_side = self.side, 1 - self.side
+        emit_non_joined = self._emit_non_joined
+        # ``remember``: inline JoinWindowStore.put (same rules) or call a store's put.
+        own = remember if isinstance(remember, JoinWindowStore) else None
+        put = remember.put if remember is not None and own is None else None
+        if own is not None:
+            own_data, own_get = own.data, own.data.get
+            own_retention = own.retention_ms
+            log = own._change_logger
 
-            def process_generic(key: Any, value: Any) -> None:
-                if key is None or value is None:
+        def process(key: Any, value: Any) -> None:
+            ts = ctx.timestamp
+            if tracker is not None and ts > tracker.stream_time:
+                tracker.stream_time = ts
+            if key is None or value is None:
+                if outer and key is None and value is not None:
+                    forward(key, join(key, value, None))
+                else:
                     dropped(node, "null key or value")
-                    return
-                ts = ctx.timestamp
-                low, high = ts - before, ts + after
-                for other_ts, other_value in fetch(key, low if low > 0 else 0,
-                                                   high if high > 0 else 0):
-                    if other_ts <= ts:
-                        forward(key, join(key, value, other_value))
-                    else:
-                        forward_at(key, join(key, value, other_value), other_ts)
-
-            return process_generic
-        live_offset = other.retention_ms - 1
-        get = data.get
-        pair = getattr(join, "pair", None)
-        if pair is not None:
-            return self._make_inner_pair(pair, data, live_offset)
-
-        def process(key: Any, value: Any) -> None:
-            if key is None or value is None:
-                dropped(node, "null key or value")
                 return
-            entries = get(key)
-            if not entries:
-                return
-            ts = ctx.timestamp
-            low = ts - before
-            live = other.observed_stream_time - live_offset
-            if low < live:
-                low = live
-            if low < 0:
-                low = 0
+            if outer_store is not None and ts == tracker.stream_time:
+                emit_non_joined(outer_store)
             high = ts + after
             if high < 0:
                 high = 0
-            for other_ts, other_value in entries:
-                if other_ts < low:
-                    continue
-                if other_ts > high:
-                    break
-                if other_ts <= ts:
-                    forward(key, join(key, value, other_value))
-                else:
-                    forward_at(key, join(key, value, other_value), other_ts)
-
-        return process
-
-    def _make_inner_pair(self, pair: Fn, data: dict[Any, Any], live_offset: int
-                         ) -> Callable[[Any, Any], None]:
-        """``_make_inner`` for a ``(value, other_value)`` joiner: one call per match."""
-        ctx, other = self.ctx, self.other
-        forward, forward_at = self.forward, self.forward_at
-        before, after = self.join_before, self.join_after
-        dropped = ctx.record_dropped
-        node = self
-        get = data.get
-
-        def process(key: Any, value: Any) -> None:
-            if key is None or value is None:
-                dropped(node, "null key or value")
-                return
-            entries = get(key)
-            if not entries:
-                return
-            ts = ctx.timestamp
+            matched = False
             low = ts - before
-            live = other.observed_stream_time - live_offset
-            if low < live:
-                low = live
-            if low < 0:
-                low = 0
-            high = ts + after
-            if high < 0:
-                high = 0
-            for other_ts, other_value in entries:
-                if other_ts < low:
-                    continue
-                if other_ts > high:
-                    break
-                if other_ts <= ts:
-                    forward(key, pair(value, other_value))
-                else:
-                    forward_at(key, pair(value, other_value), other_ts)
-
-        return process
-
-    def process(self, key: Any, value: Any) -> None:
-        ctx = self.ctx
-        ts = ctx.timestamp
-        tracker = self.tracker
-        if ts > tracker.stream_time:
-            tracker.stream_time = ts
-        if self.outer and key is None and value is not None:
-            self.forward(key, self.join(key, value, None))
-            return
-        if key is None or value is None:
-            ctx.record_dropped(self, "null key or value")
-            return
-        outer_store = self.outer_store
-        if outer_store is not None and ts == tracker.stream_time:
-            self._emit_non_joined(outer_store)
-        low = ts - self.join_before
-        high = ts + self.join_after
-        if high < 0:
-            high = 0
-        matched = False
-        other_side = 1 - self.side
-        for other_ts, other_value in self.other.fetch(key, low if low > 0 else 0, high):
-            matched = True
-            if outer_store is not None:
-                outer_store.remove(other_ts, other_side, key)
-            self.forward_at(key, self.join(key, value, other_value),
-                            ts if ts > other_ts else other_ts)
-        if self.outer and not matched:
-            if outer_store is None or high < tracker.stream_time:
-                self.forward(key, self.join(key, value, None))
+            if get_other is not None:
+                entries = get_other(key) or ()
+                live = other.observed_stream_time - live_offset
+                if entries and entries[0][0] < live:
+                    drop_expired(entries, live - 1)  # a read drops the expired head too
+                if low < live:
+                    low = live
             else:
-                if ts < tracker.min_time:
-                    tracker.min_time = ts
-                outer_store.add(ts, self.side, key, value)
+                entries = fetch_other(key, low if low > 0 else 0, high)
+            if low < 0:
+                low = 0
+            for other_ts, other_value in entries:
+                if other_ts < low:
+                    continue
+                if other_ts > high:
+                    break
+                matched = True
+                if outer_store is not None:
+                    outer_store.remove(other_ts, other_side, key)
+                joined = (pair(value, other_value) if pair is not None
+                          else join(key, value, other_value))
+                if other_ts <= ts:
+                    forward(key, joined)
+                else:
+                    forward_at(key, joined, other_ts)
+            if outer and not matched:
+                if outer_store is None or high < tracker.stream_time:
+                    forward(key, join(key, value, None))
+                else:
+                    if ts < tracker.min_time:
+                        tracker.min_time = ts
+                    outer_store.add(ts, side, key, value)
+            if own is not None:
+                observed = own.observed_stream_time
+                if ts > observed:
+                    own.observed_stream_time = observed = ts
+                    if ts >= own.next_sweep:
+                        own.sweep()
+                elif ts <= observed - own_retention:
+                    return  # "Skipping record for expired segment."
+                mine = own_get(key)
+                if mine is None:
+                    own_data[key] = [(ts, value)]
+                elif not mine or mine[-1][0] <= ts:
+                    mine.append((ts, value))
+                else:
+                    insert_in_order(mine, ts, value)
+                if log is not None:
+                    own.seq = seq = (own.seq + 1) & MAX_SEQ
+                    log((key, ts, seq), (value, ts))
+            elif put is not None:
+                put(key, value, ts)
+
+        return process
 
     def _emit_non_joined(self, store: Any) -> None:
         """Emit parked records whose window has closed (Kafka's ``emitNonJoinedOuterRecords``,
@@ -347,30 +298,63 @@ class StreamStreamJoinNode(Node):
 # -- stream-table and stream-global-table ---------------------------------------------------
 class StreamTableJoinNode(Node):
     """``KSTREAM-JOIN`` / ``KSTREAM-LEFTJOIN``: looks each stream record up in the table
-    (as of the record's timestamp for a versioned table); table updates emit nothing."""
+    (as of the record's timestamp for a versioned table); table updates emit nothing.
+
+    With a grace period (``Joined.with_grace_period``, versioned tables only) records wait
+    in the ``<name>-Buffer`` store until stream time is ``grace`` past them and are then
+    joined in timestamp order, so a table update that arrives a little late still counts;
+    a record already older than the grace is joined at once (Kafka's
+    ``KStreamKTableJoinProcessor``).
+    """
 
     def __init__(self, getter_supplier: Any, join: Fn, left: bool,
-                 key_mapper: Fn | None = None) -> None:
+                 key_mapper: Fn | None = None, buffer_store: str | None = None) -> None:
         super().__init__()
         self.getter_supplier = getter_supplier
         self.join = join  # join(key, stream_value, table_value)
         self.left = left
         self.key_mapper = key_mapper
+        self.buffer_store = buffer_store
+        self.observed_stream_time = _NO_TIME
 
     def init(self, ctx: Any) -> None:
         super().init(ctx)
         getter = self.getter_supplier.make(ctx)
         self.versioned = getter.versioned
         self.get = getter.get
+        self.buffer = None
+        if self.buffer_store is not None:
+            if not self.versioned:
+                raise TopologyException(NOT_VERSIONED)
+            self.buffer = ctx.get_store(self.buffer_store)
 
     def process(self, key: Any, value: Any) -> None:
+        ctx = self.ctx
+        ts = ctx.timestamp
+        if ts > self.observed_stream_time:
+            self.observed_stream_time = ts
         mapper = self.key_mapper
         table_key = key if mapper is None else mapper(key, value)
         if (table_key is None or value is None) and not (
             self.left and key is None and value is not None
         ):
-            self.ctx.record_dropped(self, "null join key or value")
+            ctx.record_dropped(self, "null join key or value")
             return
+        buffer = self.buffer
+        if buffer is None or not buffer.put(self.observed_stream_time, key, value, ts,
+                                            ctx.headers):
+            self._join(key, value, table_key)
+            return
+        saved = ctx.timestamp, ctx.headers
+        try:
+            for b_key, b_value, b_ts, b_headers in buffer.evict(self.observed_stream_time):
+                ctx.timestamp, ctx.headers = b_ts, b_headers
+                self._join(b_key, b_value, b_key if mapper is None else mapper(b_key, b_value))
+        finally:
+            ctx.timestamp, ctx.headers = saved
+
+    def _join(self, key: Any, value: Any, table_key: Any) -> None:
+        """Join one record with the table (as of its timestamp if versioned) and emit."""
         if table_key is None:
             found = None
         elif self.versioned:
@@ -384,6 +368,19 @@ class StreamTableJoinNode(Node):
 
 
 # -- table-table -----------------------------------------------------------------------------
+def skip_table_change(node: Node, key: Any, change: Any) -> bool:
+    """What every table-side join node (table-table and foreign-key) drops, counted: a null
+    key, or an out-of-order update of a versioned table (it is not the latest value, so
+    joining it would emit a stale result)."""
+    if key is None:
+        node.ctx.record_dropped(node, "null key")
+        return True
+    if type(change) is NotLatestChange:
+        node.ctx.record_dropped(node, "out-of-order update of a versioned table")
+        return True
+    return False
+
+
 class TableTableJoinNode(Node):
     """``KTABLE-JOINTHIS`` / ``KTABLE-JOINOTHER``: on a change of this side, joins it with
     the other side's current value. ``this_outer``/``other_outer`` say which sides may be
@@ -404,11 +401,7 @@ class TableTableJoinNode(Node):
         self.send_old = self.info.send_old_values
 
     def process(self, key: Any, change: Any) -> None:
-        if key is None:
-            self.ctx.record_dropped(self, "null key")
-            return
-        if type(change) is NotLatestChange:
-            self.ctx.record_dropped(self, "out-of-order update of a versioned table")
+        if skip_table_change(self, key, change):
             return
         new, old = change
         found = self.get(key)

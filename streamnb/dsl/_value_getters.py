@@ -49,17 +49,19 @@ class ComputedGetterSupplier:
         self.store_names = list(parent.store_names)
 
     def make(self, ctx: Any) -> ValueGetter:
-        parent_get = self.parent.make(ctx).get
+        parent = self.parent.make(ctx)
+        parent_get = parent.get
         compute = self.compute
 
-        def get(key: Any) -> Any:
-            found = parent_get(key)
+        def get(key: Any, *as_of: int) -> Any:
+            # A versioned parent answers "as of" lookups; the derived table does too.
+            found = parent_get(key, *as_of)
             if found is None or found[0] is None:
                 return None
             value = compute(key, found[0])
             return None if value is None else (value, found[1])
 
-        return ValueGetter(get)
+        return ValueGetter(get, parent.versioned)
 
 
 class JoinGetterSupplier:

@@ -23,8 +23,8 @@ from ..errors import TopologyException
 from ..state._base import StateStore
 from ..state.builders import StoreBuilder, StoreSupplier
 from ._functions import check_function
-from ._join_nodes import TableJoinMergeNode
-from ._stateful import NotLatestChange, TableInfo
+from ._join_nodes import TableJoinMergeNode, skip_table_change
+from ._stateful import TableInfo
 from ._value_getters import StoreGetterSupplier, ValueGetter, value_getter_supplier
 from .ktable import KTable
 from .options import as_materialized, named_name
@@ -91,11 +91,7 @@ class FkRegistrationNode(Node):
         self.forward_at(key, (_resolve(self.joiner, self.left_join, new, right), None), ts)
 
     def process(self, key: Any, change: Any) -> None:
-        if key is None:
-            self.ctx.record_dropped(self, "null key")
-            return
-        if type(change) is NotLatestChange:
-            self.ctx.record_dropped(self, "out-of-order update of a versioned table")
+        if skip_table_change(self, key, change):
             return
         new, old = change
         extractor, subs = self.extractor, self.subs
@@ -154,11 +150,7 @@ class FkSubscriptionNode(Node):
         self.get_left = self.left_getter.make(ctx).get
 
     def process(self, fk: Any, change: Any) -> None:
-        if fk is None:
-            self.ctx.record_dropped(self, "null key")
-            return
-        if type(change) is NotLatestChange:
-            self.ctx.record_dropped(self, "out-of-order update of a versioned table")
+        if skip_table_change(self, fk, change):
             return
         right = change[0]
         for left_key in self.subs.subscribers(fk):

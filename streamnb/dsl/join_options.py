@@ -7,11 +7,22 @@ from typing import Any
 
 from .._time import to_millis
 from ..serde import serde_from_config
+from ..state.builders import StoreSupplier
 from ..topology._naming import validate_name
 
 
 def _serde(value: Any, what: str) -> Any:
     return None if value is None else serde_from_config(value, what)
+
+
+def _window_supplier(supplier: Any, side: str) -> StoreSupplier:
+    if not isinstance(supplier, StoreSupplier) or supplier.kind != "window":
+        raise TypeError(
+            f"the {side} store supplier of a StreamJoined must be a window store supplier "
+            "(Stores.in_memory_window_store / Stores.persistent_window_store with "
+            f"retain_duplicates=True), got {supplier!r}"
+        )
+    return supplier
 
 
 class StreamJoined:
@@ -32,11 +43,31 @@ class StreamJoined:
         self.store_name = None if store_name is None else validate_name(store_name,
                                                                         "StreamJoined store name")
         self.logging_enabled = logging_enabled
+        self.log_config: dict[str, str] = {}
+        self.this_store_supplier: StoreSupplier | None = None
+        self.other_store_supplier: StoreSupplier | None = None
 
     @staticmethod
     def with_(key_serde: Any = None, value_serde: Any = None, other_value_serde: Any = None
               ) -> StreamJoined:
         return StreamJoined(key_serde, value_serde, other_value_serde)
+
+    @staticmethod
+    def with_store_suppliers(this_store_supplier: StoreSupplier,
+                             other_store_supplier: StoreSupplier) -> StreamJoined:
+        """Kafka's ``StreamJoined.with(thisStoreSupplier, otherStoreSupplier)``: the two join
+        window stores (e.g. ``Stores.persistent_window_store(name, size + grace, size,
+        retain_duplicates=True)``)."""
+        return (StreamJoined().with_this_store_supplier(this_store_supplier)
+                .with_other_store_supplier(other_store_supplier))
+
+    def with_this_store_supplier(self, supplier: StoreSupplier) -> StreamJoined:
+        self.this_store_supplier = _window_supplier(supplier, "this")
+        return self
+
+    def with_other_store_supplier(self, supplier: StoreSupplier) -> StreamJoined:
+        self.other_store_supplier = _window_supplier(supplier, "other")
+        return self
 
     @staticmethod
     def as_(store_name: str) -> StreamJoined:
@@ -66,8 +97,10 @@ class StreamJoined:
         self.logging_enabled = False
         return self
 
-    def with_logging_enabled(self) -> StreamJoined:
+    def with_logging_enabled(self, config: dict[str, str] | None = None) -> StreamJoined:
+        """Log the join stores to changelog topics (the default), with extra topic configs."""
         self.logging_enabled = True
+        self.log_config = {str(k): str(v) for k, v in (config or {}).items()}
         return self
 
 
@@ -87,8 +120,8 @@ class Joined:
 
     @staticmethod
     def with_(key_serde: Any = None, value_serde: Any = None, other_value_serde: Any = None,
-              name: str | None = None) -> Joined:
-        return Joined(key_serde, value_serde, other_value_serde, name)
+              name: str | None = None, grace_period: Any = None) -> Joined:
+        return Joined(key_serde, value_serde, other_value_serde, name, grace_period)
 
     @staticmethod
     def as_(name: str) -> Joined:
@@ -99,8 +132,9 @@ class Joined:
         return self
 
     def with_grace_period(self, grace_period: Any) -> Joined:
-        """Kafka buffers stream records for this long before joining them with a versioned
-        table; streamnb does not support the buffer yet (see ``KStream.join``)."""
+        """Buffer stream records for ``grace_period`` (ms or timedelta) and join them in
+        timestamp order, so table updates up to that late still count. The table must be
+        versioned with a history retention of at least the grace period."""
         return Joined(self.key_serde, self.value_serde, self.other_value_serde, self.name,
                       grace_period)
 

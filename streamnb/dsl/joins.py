@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import TopologyException
+from ..errors import StreamsException, TopologyException
 from ..state.builders import StoreBuilder, StoreSupplier
 from ..topology.topology import SourceSpec
 from ._functions import check_function
 from ._join_nodes import (
+    NOT_VERSIONED,
     JoinWindowNode,
     StreamStreamJoinNode,
     StreamTableJoinNode,
@@ -25,6 +26,7 @@ from ._join_nodes import (
 from ._stateful import TableInfo
 from ._stateless import PassThroughNode
 from ._value_getters import JoinGetterSupplier, StoreGetterSupplier, value_getter_supplier
+from ._windowed_serde import WindowStoreKeySerde
 from .join_options import Joined, StreamJoined
 from .ktable import KTable
 from .options import as_materialized, named_name
@@ -100,27 +102,76 @@ def ensure_copartitioned(graph: Graph, *nodes: str) -> set[str]:
     return group
 
 
-def _join_window_store(name: str, retention_ms: int, size_ms: int, logging: bool
-                       ) -> StoreBuilder:
+def _join_log_config(graph: Graph, sj: StreamJoined, retention_ms: int) -> dict[str, str]:
+    """Kafka's changelog config of a join window store: a windowed changelog kept for the
+    retention plus ``windowstore.changelog.additional.retention.ms``, and "delete" only
+    (duplicates are kept, so compaction would lose records)."""
+    extra = int(graph.config.get("windowstore.changelog.additional.retention.ms", 86_400_000))
+    return {"retention.ms": str(retention_ms + extra), **sj.log_config,
+            "cleanup.policy": "delete"}
+
+
+def _join_window_store(graph: Graph, name: str, supplier: StoreSupplier | None,
+                       retention_ms: int, size_ms: int, sj: StreamJoined, key_serde: Any,
+                       value_serde: Any) -> StoreBuilder:
+    """One side's window store: streamnb's in-memory ``JoinWindowStore``, a persistent
+    window store when ``default.dsl.store`` is persistent, or the user's supplier. Logged
+    like Kafka's (changelog ``<app>-<store>-changelog``) unless logging is disabled."""
+    from ..state.builders import Stores
     from ..state.join_window import JoinWindowStore
 
-    supplier = StoreSupplier(name, "window", lambda: JoinWindowStore(name, retention_ms, size_ms),
-                             persistent=False, retention_ms=retention_ms, window_size_ms=size_ms,
-                             retain_duplicates=True)
-    builder = StoreBuilder(supplier)
+    if supplier is None and graph.default_persistent:
+        supplier = Stores.persistent_window_store(name, retention_ms, size_ms,
+                                                  retain_duplicates=True)
+    if supplier is None:
+        supplier = StoreSupplier(name, "window",
+                                 lambda: JoinWindowStore(name, retention_ms, size_ms),
+                                 persistent=False, retention_ms=retention_ms,
+                                 window_size_ms=size_ms, retain_duplicates=True)
+        # JoinWindowStore logs (value, timestamp) pairs, as timestamped stores do.
+        builder = StoreBuilder(supplier, WindowStoreKeySerde(key_serde), value_serde,
+                               timestamped=True)
+    else:
+        builder = StoreBuilder(supplier, WindowStoreKeySerde(key_serde), value_serde)
     builder.with_caching_disabled()
-    # Join buffers are rebuilt from the input topics' retention window, not a changelog.
-    builder.with_logging_disabled()
+    if sj.logging_enabled:
+        builder.with_logging_enabled(_join_log_config(graph, sj, retention_ms))
+    else:
+        builder.with_logging_disabled()
     return builder
 
 
-def _outer_store(name: str) -> StoreBuilder:
+def _check_supplier(supplier: StoreSupplier, windows: Any) -> None:
+    """Kafka's ``assertWindowSettings`` for a user's join store supplier."""
+    params = supplier.params
+    if not params.get("retain_duplicates", False):
+        raise StreamsException(
+            "The StoreSupplier must set retainDuplicates=true, found retainDuplicates=false")
+    size = windows.before_ms + windows.after_ms
+    if (params.get("retention_ms") != size + windows.grace_ms
+            or params.get("window_size_ms") != size):
+        raise StreamsException(
+            f"Window settings mismatch. WindowBytesStoreSupplier settings {supplier!r} "
+            f"(retention={params.get('retention_ms')} ms, window size="
+            f"{params.get('window_size_ms')} ms) must match JoinWindows settings {windows!r} "
+            "for the window size and retention period (retention = size + grace)")
+
+
+def _outer_store(name: str, sj: StreamJoined, key_serde: Any) -> StoreBuilder:
+    """The left/outer join's shared store of records waiting for a partner; logged like
+    Kafka's list-value store (key ``(timestamp, side, key)``)."""
+    from ..state._join_serdes import LeftOrRightValuesSerde, TimestampedKeyAndJoinSideSerde
     from ..state.join_window import OuterJoinStore
 
-    builder = StoreBuilder(StoreSupplier(name, "key_value", lambda: OuterJoinStore(name),
-                                         persistent=False))
+    builder = StoreBuilder(
+        StoreSupplier(name, "key_value", lambda: OuterJoinStore(name), persistent=False),
+        TimestampedKeyAndJoinSideSerde(key_serde),
+        LeftOrRightValuesSerde(sj.value_serde, sj.other_value_serde))
     builder.with_caching_disabled()
-    builder.with_logging_disabled()
+    if sj.logging_enabled:
+        builder.with_logging_enabled(sj.log_config)
+    else:
+        builder.with_logging_disabled()
     return builder
 
 
@@ -167,8 +218,18 @@ def stream_stream_join(this: KStream, other: KStream, joiner: Any, windows: Any,
     merge = graph.suffixed(name, "-merge", "KSTREAM-MERGE-")
 
     base = sj.store_name
-    this_store = (f"{base}{this_suffix}" if base else this_gen) + "-store"
-    other_store = (f"{base}{other_suffix}" if base else other_gen) + "-store"
+    this_supplier, other_supplier = sj.this_store_supplier, sj.other_store_supplier
+    if (this_supplier is not None and other_supplier is not None
+            and this_supplier.name == other_supplier.name):
+        raise StreamsException(
+            "Both StoreSuppliers have the same name.  StoreSuppliers must provide unique names")
+    for supplier in (this_supplier, other_supplier):
+        if supplier is not None:
+            _check_supplier(supplier, windows)
+    this_store = (this_supplier.name if this_supplier is not None
+                  else (f"{base}{this_suffix}" if base else this_gen) + "-store")
+    other_store = (other_supplier.name if other_supplier is not None
+                   else (f"{base}{other_suffix}" if base else other_gen) + "-store")
     outer_store = None
     if left_outer and windows.enable_spurious_result_fix:
         if base:
@@ -180,12 +241,14 @@ def stream_stream_join(this: KStream, other: KStream, joiner: Any, windows: Any,
 
     before, after, grace = windows.before_ms, windows.after_ms, windows.grace_ms
     retention, size = before + after + grace, before + after
+    this_value_serde = sj.value_serde or this._value_serde
+    other_value_serde = sj.other_value_serde or other._value_serde
     graph.add_processor(this_windowed, lambda: JoinWindowNode(this_store), [this_node])
-    graph.add_store(_join_window_store(this_store, retention, size, sj.logging_enabled),
-                    this_windowed)
+    graph.add_store(_join_window_store(graph, this_store, this_supplier, retention, size, sj,
+                                       key_serde, this_value_serde), this_windowed)
     graph.add_processor(other_windowed, lambda: JoinWindowNode(other_store), [other_node])
-    graph.add_store(_join_window_store(other_store, retention, size, sj.logging_enabled),
-                    other_windowed)
+    graph.add_store(_join_window_store(graph, other_store, other_supplier, retention, size, sj,
+                                       key_serde, other_value_serde), other_windowed)
 
     trackers = TimeTrackers()
 
@@ -213,7 +276,10 @@ def stream_stream_join(this: KStream, other: KStream, joiner: Any, windows: Any,
     graph.add_processor(join_this, make_this, [this_windowed], [other_store])
     graph.add_processor(join_other, make_other, [other_windowed], [this_store])
     if outer_store is not None:
-        graph.add_store(_outer_store(outer_store), join_this, join_other)
+        outer_sj = StreamJoined(value_serde=this_value_serde,
+                                other_value_serde=other_value_serde)
+        outer_sj.logging_enabled, outer_sj.log_config = sj.logging_enabled, sj.log_config
+        graph.add_store(_outer_store(outer_store, outer_sj, key_serde), join_this, join_other)
     graph.add_processor(merge, PassThroughNode, [join_this, join_other])
     return KStream(graph, merge, False, key_serde, None)
 
@@ -235,10 +301,7 @@ def stream_table_join(stream: KStream, table: KTable, joiner: Any, joined: Joine
     graph = stream._graph
     getter = value_getter_supplier(table)
     if joined.grace_ms is not None:
-        raise TopologyException(
-            "Joined.with_grace_period is not supported by streamnb yet (Kafka buffers the "
-            "stream side for a versioned table); join without a grace period"
-        )
+        _check_versioned(graph, getter.store_names, joined.grace_ms)
     key_serde = joined.key_serde or stream._key_serde
     node = stream._node
     if stream._repartition_required:
@@ -247,9 +310,40 @@ def stream_table_join(stream: KStream, table: KTable, joiner: Any, joined: Joine
                                  reuse=joined.name is None)
     ensure_copartitioned(graph, node, table._node)
     name = graph.name(joined.name, "KSTREAM-LEFTJOIN-" if left else "KSTREAM-JOIN-")
-    graph.add_processor(name, lambda: StreamTableJoinNode(getter, join, left), [node],
-                        getter.store_names)
+    buffer = None if joined.grace_ms is None else f"{name}-Buffer"
+    graph.add_processor(name, lambda: StreamTableJoinNode(getter, join, left, None, buffer),
+                        [node], getter.store_names)
+    if buffer is not None:
+        graph.add_store(_buffer_store(buffer, joined.grace_ms, key_serde,
+                                      joined.value_serde or stream._value_serde), name)
     return KStream(graph, name, False, key_serde, None)
+
+
+def _check_versioned(graph: Graph, store_names: list[str], grace_ms: int) -> None:
+    """A grace period needs a versioned table whose history covers it (Kafka's checks)."""
+    for store in store_names:
+        builder = graph.topology.stores[store]
+        if builder.kind != "versioned":
+            raise TopologyException(
+                f"{NOT_VERSIONED} Materialize the table with Materialized.as_(name)"
+                ".with_versioned(history_retention), or join without a grace period.")
+        history = builder.supplier.params.get("history_retention_ms")
+        if history is not None and grace_ms > history:
+            raise TopologyException(
+                "History retention must be at least grace period. Got history retention "
+                f"{history} ms and grace period {grace_ms} ms for store {store!r}.")
+
+
+def _buffer_store(name: str, grace_ms: int, key_serde: Any, value_serde: Any) -> StoreBuilder:
+    """The ``<join>-Buffer`` store of a stream-table join with grace, logged as Kafka's."""
+    from ..state.join_window import StreamJoinBuffer
+
+    builder = StoreBuilder(
+        StoreSupplier(name, "key_value", lambda: StreamJoinBuffer(name, grace_ms),
+                      persistent=False),
+        WindowStoreKeySerde(key_serde), value_serde, timestamped=True)
+    builder.with_caching_disabled()
+    return builder
 
 
 def stream_global_table_join(stream: KStream, global_table: Any, key_selector: Any,

@@ -1,17 +1,23 @@
-"""The window store of a stream-stream join: every record of one side, kept for
-``before + after + grace`` so the other side can find it (Kafka's join window store with
-``retainDuplicates``).
+"""The stores of a stream-stream join: each side's window store, and the "outer shared"
+store where left/outer joins park records that found no partner yet.
 
-It is a small purpose-built structure rather than a general window store: per key, a list of
-``(timestamp, value)`` sorted by timestamp (duplicates kept in arrival order); expired
-records are dropped in segment-sized batches, so memory is flat once stream time passes the
-retention. Reads never return expired records, whether or not they were swept yet.
+``JoinWindowStore`` is purpose-built rather than a general window store: per key, a list of
+``(timestamp, value)`` sorted by timestamp (duplicates kept in arrival order), which the join
+node reads and appends to directly (see ``_join_nodes.py``). Expiry follows Kafka's segment
+layout: a store holds whole segments of ``max(retention / 2, 60 s)`` of stream time and is
+swept once per segment; in between, the join drops a key's expired head when it reads the
+key. Reads never return expired records, swept or not, so memory is flat once stream time
+passes the retention.
+
+Both stores log to a changelog as Kafka's do (window key ``(key, timestamp, seq)``; outer
+key ``(timestamp, side, key)`` with the list of parked values) and restore from it.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
+from heapq import heappop, heappush
 from operator import itemgetter
 from typing import Any
 
@@ -19,6 +25,10 @@ from ._base import StateStore
 
 _NO_TIME = -(2**63)
 _ts_of = itemgetter(0)
+#: Kafka's smallest segment of a window store (``RocksDbWindowBytesStoreSupplier``).
+MIN_SEGMENT_INTERVAL_MS = 60_000
+#: Sequence numbers of duplicate records wrap as Kafka's (a 4-byte int in changelog keys).
+MAX_SEQ = 0x7FFFFFFF
 
 
 def insert_in_order(entries: list[tuple[int, Any]], timestamp: int, value: Any) -> None:
@@ -26,8 +36,18 @@ def insert_in_order(entries: list[tuple[int, Any]], timestamp: int, value: Any) 
     entries.insert(bisect_right(entries, timestamp, key=_ts_of), (timestamp, value))
 
 
+def drop_expired(entries: list[tuple[int, Any]], cutoff: int) -> None:
+    """Remove the head of ``entries`` with timestamps ``<= cutoff`` (the list is sorted)."""
+    del entries[:bisect_right(entries, cutoff, key=_ts_of)]
+
+
 class JoinWindowStore(StateStore):
-    """Records of one join side by key; ``fetch(key, t0, t1)`` yields ``(timestamp, value)``."""
+    """Records of one join side by key; ``fetch(key, t0, t1)`` yields ``(timestamp, value)``.
+
+    Hot-path contract (the join node inlines ``put``): ``data`` maps key -> sorted list,
+    ``observed_stream_time`` is the newest timestamp put, ``next_sweep`` the stream time of
+    the next sweep, and every kept record is logged as ``(key, ts, seq) -> (value, ts)``.
+    """
 
     kind = "window"
 
@@ -35,33 +55,33 @@ class JoinWindowStore(StateStore):
         super().__init__(name)
         self.retention_ms = retention_ms
         self.window_size_ms = window_size_ms
-        self.segment_interval_ms = max(retention_ms // 2, 1000)
+        self.segment_interval_ms = max(retention_ms // 2, MIN_SEGMENT_INTERVAL_MS)
         self.observed_stream_time = _NO_TIME
-        # key -> [(timestamp, value), ...] sorted by timestamp (join nodes read it directly).
         self.data: dict[Any, list[tuple[int, Any]]] = {}
-        self._next_sweep = _NO_TIME
-        self._seq = 0
+        self.next_sweep = _NO_TIME
+        self.seq = 0
 
     def put(self, key: Any, value: Any, timestamp: int) -> None:
         """Keep ``value`` unless it is None or already older than the retention."""
-        if value is None:
+        if value is None or key is None:
             return  # a join store retains duplicates: there is nothing to delete
         if timestamp > self.observed_stream_time:
             self.observed_stream_time = timestamp
-            if timestamp >= self._next_sweep:
-                self._sweep()
+            if timestamp >= self.next_sweep:
+                self.sweep()
         elif timestamp <= self.observed_stream_time - self.retention_ms:
             return  # "Skipping record for expired segment."
         entries = self.data.get(key)
         if entries is None:
             self.data[key] = [(timestamp, value)]
-        elif entries[-1][0] <= timestamp:
+        elif not entries or entries[-1][0] <= timestamp:
             entries.append((timestamp, value))
         else:
             insert_in_order(entries, timestamp, value)
-        if self._change_logger is not None:
-            self._seq += 1
-            self._change_logger((key, timestamp, self._seq), value)
+        logger = self._change_logger
+        if logger is not None:
+            self.seq = (self.seq + 1) & MAX_SEQ
+            logger((key, timestamp, self.seq), (value, timestamp))
 
     def fetch(self, key: Any, time_from: int, time_to: int) -> Iterator[tuple[int, Any]]:
         """Records of ``key`` with ``time_from <= timestamp <= time_to``, oldest first."""
@@ -77,23 +97,20 @@ class JoinWindowStore(StateStore):
         end = bisect_right(entries, time_to, key=_ts_of)
         return iter(entries[start:end])
 
-    def _sweep(self) -> None:
+    def sweep(self) -> None:
         """Drop expired records; runs once per segment interval of stream time, so its cost
-        (one look at each live key) is spread over a segment's worth of records."""
-        self._next_sweep = self.observed_stream_time + self.segment_interval_ms
+        (one look at each key) is spread over a segment's worth of records."""
+        self.next_sweep = self.observed_stream_time + self.segment_interval_ms
         cutoff = self.observed_stream_time - self.retention_ms  # records <= cutoff expired
         data = self.data
         dead = []
         for key, entries in data.items():
-            if entries[0][0] > cutoff:
+            if entries and entries[0][0] > cutoff:
                 continue
-            if entries[-1][0] <= cutoff:
+            if not entries or entries[-1][0] <= cutoff:
                 dead.append(key)
-                continue
-            drop = 1
-            while entries[drop][0] <= cutoff:
-                drop += 1
-            del entries[:drop]
+            else:
+                drop_expired(entries, cutoff)
         for key in dead:
             del data[key]
 
@@ -110,10 +127,14 @@ class JoinWindowStore(StateStore):
         return sum(len(entries) for entries in self.data.values())
 
     def _restore(self, key: Any, value: Any) -> None:
-        """Apply a changelog record ``((key, timestamp, seq), value)``."""
+        """Apply a changelog record ``((key, timestamp, seq), (value, timestamp))``."""
+        if value is None:
+            return
         logger, self._change_logger = self._change_logger, None
         try:
-            self.put(key[0], value, key[1])
+            self.put(key[0], value[0], key[1])
+            if len(key) > 2 and key[2] > self.seq:
+                self.seq = key[2]
         finally:
             self._change_logger = logger
 
@@ -123,9 +144,10 @@ class OuterJoinStore(StateStore):
     partner yet, waiting for their window to close.
 
     Entries are keyed by ``(timestamp, side, key)`` (side 0 = left, 1 = right) and hold the
-    list of values seen for that key and time. ``ordered()`` visits them as Kafka does:
-    by timestamp, left before right; within one timestamp and side in arrival order (Kafka
-    orders those by serialized key bytes).
+    list of values seen for that key and time (Kafka's list-value store). ``ordered()``
+    visits them as Kafka does: by timestamp, left before right; within one timestamp and
+    side in arrival order (Kafka orders those by serialized key bytes). Each change is
+    logged as ``(timestamp, side, key) -> (side, values)`` (None once emitted or matched).
     """
 
     kind = "key_value"
@@ -141,18 +163,18 @@ class OuterJoinStore(StateStore):
         values = self._values.get(slot)
         if values is not None:
             values.append(value)
-            return
-        self._values[slot] = [value]
-        self._seq += 1
-        entry = (timestamp, side, self._seq, key)
-        order = self._order
-        if not order or order[-1] < entry:
-            order.append(entry)
         else:
-            order.insert(bisect_right(order, entry), entry)
+            values = self._values[slot] = [value]
+            self._seq += 1
+            entry = (timestamp, side, self._seq, key)
+            order = self._order
+            if not order or order[-1] < entry:
+                order.append(entry)
+            else:
+                order.insert(bisect_right(order, entry), entry)
         logger = self._change_logger
         if logger is not None:
-            logger(slot, self._values[slot])
+            logger(slot, (side, values))
 
     def remove(self, timestamp: int, side: int, key: Any) -> None:
         """Forget a record that found a partner (its null-joined result must never appear)."""
@@ -184,10 +206,89 @@ class OuterJoinStore(StateStore):
     def approximate_num_entries(self) -> int:
         return len(self._values)
 
-    def _restore(self, slot: Any, values: Any) -> None:
-        if values is None:
-            self._values.pop(tuple(slot), None)
-            return
+    def _restore(self, slot: Any, stored: Any) -> None:
+        """Apply a changelog record ``((ts, side, key), (side, values) or None)``."""
         ts, side, key = slot
-        for value in values:
-            self.add(ts, side, key, value)
+        self._values.pop((ts, side, key), None)
+        if stored is None:
+            return
+        logger, self._change_logger = self._change_logger, None
+        try:
+            for value in stored[1]:
+                self.add(ts, side, key, value)
+        finally:
+            self._change_logger = logger
+
+
+class StreamJoinBuffer(StateStore):
+    """The ``<join>-Buffer`` store of a stream-table join with a grace period (Kafka's
+    time-ordered key-value buffer): stream records wait until stream time has passed their
+    timestamp by the grace period, then leave in timestamp order (ties in arrival order).
+
+    Each buffered record is logged as ``(key, timestamp, seq) -> (value, timestamp)`` and
+    its eviction as a tombstone, so a restored task joins exactly the records still waiting.
+    """
+
+    kind = "key_value"
+
+    def __init__(self, name: str, grace_ms: int) -> None:
+        super().__init__(name)
+        self.grace_ms = grace_ms
+        self._heap: list[tuple[int, int, Any, Any, Any]] = []  # (ts, seq, key, value, headers)
+        self._restored: set[tuple[int, int]] = set()  # (ts, seq) put back by restoring
+        self._evicted: set[tuple[int, int]] = set()  # of those, the ones since tombstoned
+        self.seq = 0
+
+    def put(self, observed_stream_time: int, key: Any, value: Any, timestamp: int,
+            headers: Any = None) -> bool:
+        """Buffer a record; False (not buffered) if it is already older than the grace."""
+        if observed_stream_time - self.grace_ms > timestamp:
+            return False
+        self.seq = (self.seq + 1) & MAX_SEQ
+        heappush(self._heap, (timestamp, self.seq, key, value, headers))
+        logger = self._change_logger
+        if logger is not None:
+            logger((key, timestamp, self.seq), (value, timestamp))
+        return True
+
+    def evict(self, observed_stream_time: int) -> Iterator[tuple[Any, Any, int, Any]]:
+        """Remove and yield ``(key, value, timestamp, headers)`` of every record whose time
+        is at most ``observed_stream_time - grace``, oldest first."""
+        heap = self._heap
+        limit = observed_stream_time - self.grace_ms
+        while heap and heap[0][0] <= limit:
+            timestamp, seq, key, value, headers = heappop(heap)
+            if self._restored:
+                self._restored.discard((timestamp, seq))
+            if self._evicted and (timestamp, seq) in self._evicted:
+                self._evicted.discard((timestamp, seq))
+                continue
+            logger = self._change_logger
+            if logger is not None:
+                logger((key, timestamp, seq), None)
+            yield key, value, timestamp, headers
+
+    def all(self) -> Iterator[tuple[Any, int, Any]]:
+        """Buffered records as ``(key, timestamp, value)``, in eviction order."""
+        for timestamp, seq, key, value, _headers in sorted(self._heap, key=lambda e: e[:2]):
+            if (timestamp, seq) not in self._evicted:
+                yield key, timestamp, value
+
+    def approximate_num_entries(self) -> int:
+        return len(self._heap) - len(self._evicted)
+
+    def _restore(self, key: Any, value: Any) -> None:
+        """Apply ``((key, timestamp, seq), (value, timestamp) or None)``: a put is pushed, a
+        tombstone (always after its put) marks the record as already evicted."""
+        record_key, timestamp, seq = key[0], key[1], key[2] if len(key) > 2 else 0
+        if value is None:
+            # Only a record restored here can be waiting; a tombstone without its put (both
+            # within one commit, deduplicated) leaves nothing behind.
+            if (timestamp, seq) in self._restored:
+                self._restored.discard((timestamp, seq))
+                self._evicted.add((timestamp, seq))
+        else:
+            heappush(self._heap, (timestamp, seq, record_key, value[0], None))
+            self._restored.add((timestamp, seq))
+        if seq > self.seq:
+            self.seq = seq
