@@ -1,6 +1,6 @@
 """The DSL: StreamsBuilder, KStream, KTable, grouped streams and their options."""
 
-from . import _fusion_rules  # noqa: F401 - registers how DSL operators fuse
+from . import _fusion_rules, _fusion_windowed  # noqa: F401 - register how DSL operators fuse
 from .builder import StreamsBuilder
 from .grouped import KGroupedStream, KGroupedTable
 from .kstream import BranchedKStream, KStream

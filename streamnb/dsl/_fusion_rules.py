@@ -105,70 +105,93 @@ def _pass_through(node: PassThroughNode, g: Codegen, k: str, v: str, ind: str) -
 
 
 def _to_stream(node: TableToStreamNode, g: Codegen, k: str, v: str, ind: str) -> list[str]:
+    parts = g.change_parts(v)
+    if parts is not None:  # the change tuple of an inlined aggregate: take its new value
+        return g.children(node, k, parts[0], ind)
     nv = g.var("v")
     return [f"{ind}{nv} = {v}[0]", *g.children(node, k, nv, ind)]
 
 
 def _count(node: StreamCountNode, g: Codegen, k: str, v: str, ind: str) -> list[str]:
+    inner = ind + "    "
     store = node.store
     raw_ops = getattr(store, "raw_ops", None)
+    old, ts, c0, nts, c1, stored = (g.var(x) for x in ("old", "ts", "c", "nts", "c", "st"))
     if raw_ops is not None:  # in-memory store: dict operations, no Python frame
         get, put, log = raw_ops()
+        writes = [g.set_item(put, k, stored, inner)]
+        if log is not None:
+            line = g.set_item(log, k, stored, inner)
+            if not line.endswith(f"] = {stored}"):  # a logger function may read the context
+                writes.extend(g.sync_ctx(inner))
+            writes.append(line)
     else:
-        get, put, log = store.get, store.put, None
-    get_, put_ = g.bind(get, "get"), g.bind(put, "put")
-    log_ = g.bind(log, "log") if log is not None else None
+        get = store.get
+        writes = [*g.sync_ctx(inner), g.set_item(store.put, k, stored, inner)]
+    get_ = g.bind(get, "get")
     ctx, me = g.bind(node.ctx, "ctx"), g.bind(node, "node")
-    old, ts, c0, nts, c1, ch = (g.var(x) for x in ("old", "ts", "c", "nts", "c", "ch"))
     old_out = c0 if node.send_old else "None"
-    inner = ind + "    "
-    return [
+    lazy = g.lazy_ctx is not None
+    # In batch loops the record's timestamp is already a local variable.
+    ts = g.timestamp(node.ctx) if lazy else ts
+    lines = [
         f"{ind}if {k} is None or {v} is None:",
+        *g.sync_ctx(inner),
         f"{inner}{ctx}.record_dropped({me}, 'null key or value')",
         f"{ind}else:",
         f"{inner}{old} = {get_}({k})",
-        f"{inner}{ts} = {g.timestamp(node.ctx)}",
+        *([] if lazy else [f"{inner}{ts} = {g.timestamp(node.ctx)}"]),
         f"{inner}if {old} is None:",
-        f"{inner}    {c0} = 0",
+        *([f"{inner}    {c0} = 0"] if node.send_old else []),
+        f"{inner}    {c1} = 1",
         f"{inner}    {nts} = {ts}",
         f"{inner}else:",
         f"{inner}    {c0}, {nts} = {old}",
+        f"{inner}    {c1} = {c0} + 1",
         f"{inner}    if {ts} > {nts}:",
         f"{inner}        {nts} = {ts}",
-        f"{inner}{c1} = {c0} + 1",
-        f"{inner}{ch} = ({c1}, {nts})",
-        f"{inner}{put_}({k}, {ch})",
-        *([f"{inner}{log_}({k}, {ch})"] if log_ else []),
-        f"{inner}{ch} = ({c1}, {old_out})",
+        f"{inner}{stored} = ({c1}, {nts})",
+        *writes,
+    ]
+    if lazy:  # children run at the max timestamp (equal to the record's in order)
+        return [*lines, *_at_timestamp(node, g, k, (c1, old_out), nts, ts, inner)]
+    return [
+        *lines,
         f"{inner}if {nts} == {ts}:",
-        *g.children(node, k, ch, inner + "    "),
+        *g.change_children(node, k, c1, old_out, inner + "    "),
         f"{inner}else:",
-        *_at_timestamp(node, g, k, ch, nts, ts, inner + "    "),
+        *_at_timestamp(node, g, k, (c1, old_out), nts, ts, inner + "    "),
     ]
 
 
-def _at_timestamp(node: Any, g: Codegen, k: str, v: str, new_ts: str, ts: str, ind: str
-                  ) -> list[str]:
+def _at_timestamp(node: Any, g: Codegen, k: str, v: str | tuple[str, str], new_ts: str,
+                  ts: str, ind: str) -> list[str]:
     """Children inlined under another record timestamp (an aggregate's max timestamp),
-    restoring the current one afterwards - ``forward_at`` without the call."""
-    ctx = g.bind(node.ctx, "ctx")
+    restoring the current one afterwards - ``forward_at`` without the call. ``v`` is a
+    value expression, or the ``(new, old)`` expressions of a change."""
     saved = g.timestamp_expr
     g.timestamp_expr = new_ts
     try:
-        body = g.children(node, k, v, ind + "    ")
+        if isinstance(v, tuple):
+            body = g.change_children(node, k, v[0], v[1], ind if g.lazy_ctx else ind + "    ")
+        else:
+            body = g.children(node, k, v, ind if g.lazy_ctx else ind + "    ")
     finally:
         g.timestamp_expr = saved
+    if g.lazy_ctx is not None:  # the context is written only where read (sync_ctx)
+        return body
+    ctx = g.bind(node.ctx, "ctx")
     return [f"{ind}{ctx}.timestamp = {new_ts}", f"{ind}try:", *body, f"{ind}finally:",
             f"{ind}    {ctx}.timestamp = {ts}"]
 
 
-register_emitter(FilterNode, _filter)
-register_emitter(MapValuesNode, _map_values)
-register_emitter(MapNode, _map)
-register_emitter(FlatMapValuesNode, _flat_map_values)
-register_emitter(FlatMapNode, _flat_map)
-register_emitter(SelectKeyNode, _select_key)
-register_emitter(PeekNode, _peek)
-register_emitter(PassThroughNode, _pass_through)
-register_emitter(TableToStreamNode, _to_stream)
-register_emitter(StreamCountNode, _count)
+register_emitter(FilterNode, _filter, reads_ctx=False)
+register_emitter(MapValuesNode, _map_values, reads_ctx=False)
+register_emitter(MapNode, _map, reads_ctx=False)
+register_emitter(FlatMapValuesNode, _flat_map_values, reads_ctx=False)
+register_emitter(FlatMapNode, _flat_map, reads_ctx=False)
+register_emitter(SelectKeyNode, _select_key, reads_ctx=False)
+register_emitter(PeekNode, _peek, reads_ctx=False)
+register_emitter(PassThroughNode, _pass_through, reads_ctx=False)
+register_emitter(TableToStreamNode, _to_stream, reads_ctx=False)
+register_emitter(StreamCountNode, _count, reads_ctx=False)

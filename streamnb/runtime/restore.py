@@ -4,6 +4,10 @@ A task that moves to this instance (or starts again after a crash) rebuilds each
 store by replaying its changelog partition from the beginning to its end. Under
 exactly-once the restore consumer reads committed records only, so the stores match what
 was committed together with the input offsets.
+
+Window and session stores come back the same way: their changelog keys decode to
+``(key, window start[, seq])`` and ``Windowed`` keys, and their ``_restore``/``put`` applies
+the retention, so windows that expired meanwhile are skipped rather than revived.
 """
 
 from __future__ import annotations

@@ -262,6 +262,15 @@ class InMemoryWindowStore(_WindowStore):
             return None
         return lambda: self._segments
 
+    def fast_ops(self) -> tuple[dict[int, dict[Any, Any]], Any] | None:
+        """``({window start: {key: value}}, put)`` for operator fusion (None for stores that
+        retain duplicates): generated code updates a key of an existing segment in place
+        (and logs the change itself); a window whose segment is missing goes through
+        ``put``, which creates the segment, expires old ones and logs."""
+        if self.retain_duplicates:
+            return None
+        return self._segments, self.put
+
     def approximate_num_entries(self) -> int:
         if self.retain_duplicates:
             return sum(len(v) for segment in self._segments.values() for v in segment.values())
