@@ -19,7 +19,7 @@ from typing import Any
 from ..engine.fusion import Codegen, register_emitter
 from ._fusion_rules import _at_timestamp
 from ._windowed_nodes import _EXPIRED, TimeWindowAggregateNode
-from .windows import TimeWindow, Windowed
+from .windows import TimeWindow, Windowed, _windowed
 
 #: window objects kept per node for reuse by the windowed keys of one window start
 _WINDOW_CACHE = 64
@@ -184,7 +184,7 @@ def _generic(node: TimeWindowAggregateNode, g: Codegen, k: str, v: str, ind: str
     if not node.emit_on_close:
         windowed = g.var("wk")
         lines += [
-            f"{body}{windowed} = {g.bind(_make_windowed, 'wkey')}({k}, {start}, {end})",
+            f"{body}{windowed} = {g.bind(_windowed, 'wkey')}({k}, {start}, {end})",
             *_forward(node, g, windowed, agg0, agg1, ts, nts, body),
         ]
     lines += [
@@ -194,16 +194,6 @@ def _generic(node: TimeWindowAggregateNode, g: Codegen, k: str, v: str, ind: str
         f"{inner}{start} += {advance}",
     ]
     return lines
-
-
-def _make_windowed(key: Any, start: int, end: int) -> Windowed:
-    windowed = object.__new__(Windowed)
-    window = object.__new__(TimeWindow)
-    window.start = start
-    window.end = end
-    windowed.key = key
-    windowed.window = window
-    return windowed
 
 
 register_emitter(TimeWindowAggregateNode, _time_windowed, reads_ctx=False)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..engine.node import Node
-from .windows import SessionWindow, TimeWindow, Windowed
+from .windows import SessionWindow, TimeWindow, Windowed, _windowed
 
 Fn = Callable[..., Any]
 NO_TIME = -1
@@ -24,14 +24,7 @@ EMIT_INTERVAL_KEY = "__emit.interval.ms.kstreams.windowed.aggregation__"
 _EXPIRED = "expired window"
 
 
-def _time_windowed(key: Any, start: int, end: int) -> Windowed:
-    windowed = object.__new__(Windowed)
-    window = object.__new__(TimeWindow)
-    window.start = start
-    window.end = end
-    windowed.key = key
-    windowed.window = window
-    return windowed
+_time_windowed = _windowed  # a Windowed over a TimeWindow, built without validation
 
 
 def _session_windowed(key: Any, start: int, end: int) -> Windowed:
