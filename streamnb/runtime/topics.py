@@ -102,6 +102,7 @@ def plan_and_create_topics(topology: Topology, config: StreamsConfig, bootstrap:
             topic = changelog_topic(app_id, store)
             plan.changelogs[store] = topic
             conf = {"cleanup.policy": "compact", **topic_conf}
+            conf.update(_windowed_changelog_config(builder, config))
             conf.update({k: str(v) for k, v in (getattr(builder, "logging_config", None)
                                                  or {}).items()})
             wanted[topic] = (plan.tasks[group.id], conf)
@@ -147,6 +148,20 @@ def _size_repartition_topics(topology: Topology, app_id: str, groups: list[Subto
             break
     for topic in writers:
         plan.partitions.setdefault(topic, 1)
+
+
+def _windowed_changelog_config(builder: Any, config: StreamsConfig) -> dict[str, str]:
+    """Kafka's changelog config for window and session stores: compacted AND deleted after
+    the store's retention plus ``windowstore.changelog.additional.retention.ms``, so that a
+    restore does not replay windows the store expired long ago."""
+    supplier = getattr(builder, "supplier", None)
+    if getattr(supplier, "kind", None) not in ("window", "session"):
+        return {}
+    retention = supplier.params.get("retention_ms")
+    if retention is None:
+        return {}
+    extra = int(config["windowstore.changelog.additional.retention.ms"])
+    return {"cleanup.policy": "compact,delete", "retention.ms": str(retention + extra)}
 
 
 def _fixed(topology: Topology, app_id: str, topic: str) -> bool:

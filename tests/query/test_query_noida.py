@@ -346,7 +346,9 @@ def test_openapi_fuzzing_gives_no_server_errors(app):
     pytest.importorskip("schemathesis")
     from tests.query.fuzz_rest import fuzz
 
-    failures, calls = fuzz(app["one"].rest_address, seconds=20)
+    # A fixed number of generated cases, with a generous time cap: the figure that matters is
+    # how many calls were checked, not how fast a loaded CI machine makes them.
+    failures, calls = fuzz(app["one"].rest_address, seconds=90, examples=150)
     assert calls > 50
     assert failures == []
 
