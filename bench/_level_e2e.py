@@ -39,7 +39,8 @@ SYSTEMS: dict[str, tuple[str | None, Path, dict[str, Any], str]] = {
                                   {"guarantee": "exactly-once"}, "group_by repartition"),
     "bytewax kafka connector": ("bytewax", PEERS / "e2e_bytewax.py", {},
                                 "1 worker, no repartition, no recovery"),
-    "faust": ("faust", PEERS / "e2e_faust.py", {}, "repartition topic, memory table"),
+    "faust": ("faust", PEERS / "e2e_faust.py", {},
+              "repartition topic, memory table, broker_max_poll_records=500"),
 }
 
 
