@@ -19,7 +19,9 @@ producer achieved and the app processed.
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -152,7 +154,27 @@ def _load() -> str:
         return "load average unknown"
 
 
-def latency(bootstrap: str, rate: float, seconds: float, state_dir: str) -> None:
+def _cpu_s(stat_path: str) -> float:
+    """User + system CPU seconds from a /proc stat file (nan where there is none)."""
+    try:
+        fields = Path(stat_path).read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_now(streams: KafkaStreams, broker_pid: int | None) -> tuple[float, ...]:
+    """CPU seconds so far: this process, its stream threads, its waited-for children (the
+    producer, once it exited), the broker process: the budget the 2 cores must cover."""
+    threads = sum(_cpu_s(f"/proc/self/task/{t.native_id}/stat") for t in streams._threads
+                  if t.native_id is not None)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    broker = _cpu_s(f"/proc/{broker_pid}/stat") if broker_pid else float("nan")
+    return (time.process_time(), threads, children.ru_utime + children.ru_stime, broker)
+
+
+def latency(bootstrap: str, rate: float, seconds: float, state_dir: str,
+            broker_pid: int | None = None) -> None:
     topic = f"dash-lat-{uuid.uuid4().hex[:6]}"
     TopicProducer(bootstrap).ensure_topic(topic, partitions=1)
     streams = _app(bootstrap, topic, state_dir)
@@ -178,6 +200,7 @@ def latency(bootstrap: str, rate: float, seconds: float, state_dir: str) -> None
         produced = (0, 1.0)
         started = time.monotonic()
         first_total = streams.metrics()["process-total"]
+        cpu_start = _cpu_now(streams, broker_pid)
         for line in child.stdout:
             parts = line.split()
             if parts[0] == "probe":
@@ -190,6 +213,7 @@ def latency(bootstrap: str, rate: float, seconds: float, state_dir: str) -> None
             time.sleep(0.05)
         processed = streams.metrics()["process-total"] - first_total
         elapsed = time.monotonic() - started
+        cpu = [b - a for a, b in zip(cpu_start, _cpu_now(streams, broker_pid), strict=True)]
         board.close()
     finally:
         _updater.stop_all()
@@ -204,6 +228,11 @@ def latency(bootstrap: str, rate: float, seconds: float, state_dir: str) -> None
     print(f"  asked {rate:,.0f} records/s; producer achieved {produced[0] / produced[1]:,.0f} "
           f"records/s for {produced[1]:.1f} s; the app processed {processed / elapsed:,.0f} "
           f"records/s (both sub-topologies) over {elapsed:.1f} s")
+    app_cpu, thread_cpu, child_cpu, broker_cpu = cpu
+    print(f"  CPU over that span (cores used; 2 on this machine): app process "
+          f"{app_cpu / elapsed:.2f} (stream threads {thread_cpu / elapsed:.2f}, "
+          f"{thread_cpu * 1e6 / max(processed, 1):.2f} us/record), producer child "
+          f"{child_cpu / elapsed:.2f}, broker {broker_cpu / elapsed:.2f}; {_load()}")
     if latencies:
         cuts = statistics.quantiles(latencies, n=100, method="inclusive")
         print(f"  probes {len(latencies)} (not seen: {missing}); p50 {cuts[49]:,.0f} ms, "
@@ -223,13 +252,15 @@ def main() -> int:
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
     state_dir = tempfile.mkdtemp(prefix="streamnb-bench-dash-")
-    bootstrap = embedded_broker(state_dir).bootstrap_servers
+    broker = embedded_broker(state_dir)
+    bootstrap = broker.bootstrap_servers
+    broker_pid = getattr(broker, "pid", None)
     print(f"embedded broker at {bootstrap}", flush=True)
     if not args.skip_throughput:
         throughput(bootstrap, args.lines, args.rounds, state_dir)
     if not args.skip_latency:
         for rate in args.rate.split(","):
-            latency(bootstrap, float(rate), args.seconds, state_dir)
+            latency(bootstrap, float(rate), args.seconds, state_dir, broker_pid)
     return 0
 
 

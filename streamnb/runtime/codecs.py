@@ -12,12 +12,14 @@ import json
 import struct
 from collections.abc import Callable
 from itertools import repeat
+from json.encoder import c_encode_basestring, py_encode_basestring  # type: ignore[attr-defined]
 from operator import itemgetter
 from typing import Any
 
 from confluent_kafka import Message
 
 from ..serde import Serde, Serdes
+from . import json_columns
 
 Encoder = Callable[[Any], Any]
 Decoder = Callable[[Any], Any]
@@ -28,6 +30,8 @@ _LONG = Serdes.Long()
 _INTEGER = Serdes.Integer()
 _json_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _json_loads = json.loads
+# ``str -> JSON string literal`` (non-ASCII kept): json.dumps(ensure_ascii=False) on a str.
+_json_string = c_encode_basestring or py_encode_basestring
 
 
 def resolve_serde(serde: Any, default: Serde) -> Any:
@@ -52,10 +56,13 @@ def encoder(serde: Any, topic: str) -> Encoder:
         def encode_json(obj: Any) -> Any:
             kind = type(obj)
             if kind is int:
-                return str(obj).encode()
-            if kind is str and obj.isprintable() and '"' not in obj and "\\" not in obj:
-                return f'"{obj}"'.encode()  # nothing to escape: what json.dumps writes
-            if kind is str or kind is dict or kind is list or kind is float:
+                return b"%d" % obj
+            if kind is str:  # what the serde's json.dumps writes for a string, in C
+                try:
+                    return _json_string(obj).encode()
+                except UnicodeEncodeError:  # lone surrogates: the serde says so clearly
+                    return checked(topic, obj)
+            if kind is dict or kind is list or kind is float:
                 try:
                     return _json_encode(obj).encode()
                 except (TypeError, ValueError):
@@ -89,12 +96,14 @@ def decoder(serde: Any, topic: str) -> Decoder:
                 return checked(topic, data)
         return decode_str
     if serde is _JSON:
+        loads = json_columns.decode_one if json_columns.available() else _json_loads
+
         def decode_json(data: Any) -> Any:
             if data is None:
                 return None
             try:
-                return _json_loads(data)
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError
+                return loads(data)
+            except (ValueError, TypeError):  # JSONDecodeError, UnicodeDecodeError, no bytes
                 return checked(topic, data)
         return decode_json
     return lambda data: checked(topic, data)
@@ -115,11 +124,11 @@ def _encode_expr(serde: Any, var: str, env: dict[str, Any], name: str) -> str:
         env[name] = serde.serialize
         return (f"({name}_pack({var}) if {var}.__class__ is int else "
                 f"{name}(None, {var}))")
-    if serde is _JSON:  # ints and plain strings directly, the rest through encode_json
+    if serde is _JSON:  # ints and strings directly, the rest through encode_json
         env[name] = encoder(serde, "")
-        return (f"(str({var}).encode() if {var}.__class__ is int else "
-                f"f'\"{{{var}}}\"'.encode() if {var}.__class__ is str and {var}.isprintable()"
-                f" and '\"' not in {var} and '\\\\' not in {var} else {name}({var}))")
+        env["_json_string"] = _json_string
+        return (f"(b'%d' % {var} if {var}.__class__ is int else "
+                f"_json_string({var}).encode() if {var}.__class__ is str else {name}({var}))")
     env[name] = serde.serialize
     return f"{name}(None, {var})"
 
@@ -135,6 +144,8 @@ def _decode_column(serde: Any) -> Callable[[list[Any]], Any]:
     for the built-in serdes; raises on the first value the serde rejects."""
     if serde is _STRING or serde is _JSON:
         fast = bytes.decode if serde is _STRING else _json_loads
+        if serde is _JSON and json_columns.available():
+            return json_columns.JsonColumn()
 
         def column(raw: list[Any]) -> Any:
             nulls = raw.count(None)
@@ -201,3 +212,26 @@ def compile_produce_all(produce: Callable[..., Any], topic: str, key_serde: Any,
         "    return i, None\n"
     )
     return _compile(source, env, "produce_all")
+
+
+def compile_changelog_all(produce: Callable[..., Any], topic: str, key_serde: Any,
+                          value_serde: Any) -> Callable[[list[tuple], int, int], tuple[int, Any]]:
+    """``(records, partition, start) -> (index, error)``: produce a commit's changelog
+    records ``(key, value, timestamp)`` of one store to its partition (a None value is a
+    tombstone); stops at the first record that fails, as ``compile_produce_all``."""
+    env: dict[str, Any] = {"produce": produce, "topic": topic}
+    key = _encode_expr(key_serde, "key", env, "ek")
+    value = _encode_expr(value_serde, "value", env, "ev")
+    source = (
+        "def changelog_all(records, partition, start):\n"
+        "    i = start\n"
+        "    for key, value, timestamp in (records[start:] if start else records):\n"
+        "        try:\n"
+        f"            produce(topic, None if value is None else {value}, {key}, partition,"
+        " None, None, timestamp)\n"
+        "        except Exception as exc:\n"
+        "            return i, exc\n"
+        "        i += 1\n"
+        "    return i, None\n"
+    )
+    return _compile(source, env, "changelog_all")

@@ -15,7 +15,14 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from ..errors import SerializationException, StreamsException
-from .codecs import PARTITION_ANY, compile_produce_all, decoder, encoder, resolve_serde
+from .codecs import (
+    PARTITION_ANY,
+    compile_changelog_all,
+    compile_produce_all,
+    decoder,
+    encoder,
+    resolve_serde,
+)
 from .config import StreamsConfig
 
 log = logging.getLogger("streamnb.runtime")
@@ -37,6 +44,8 @@ class RecordCollector:
         self._metrics = metrics
         self._encoders: dict[tuple, tuple[Any, Any]] = {}
         self._targets: dict[tuple, _SinkTarget] = {}
+        # (topic, id(key serde), id(value serde)) -> (topic, serdes, compiled batch send)
+        self._changelog_batches: dict[tuple, tuple[str, tuple[Any, Any], Any]] = {}
         self._last_changelog: tuple = (None, None, None, None, None)
         self.error: BaseException | None = None
 
@@ -49,6 +58,9 @@ class RecordCollector:
         for target in self._targets.values():
             target.produce_all = compile_produce_all(self._produce, target.topic,
                                                      *target.serdes)
+        for cache_key, (topic, serdes, _old) in list(self._changelog_batches.items()):
+            self._changelog_batches[cache_key] = (
+                topic, serdes, compile_changelog_all(self._produce, topic, *serdes))
 
     # -- delivery reports -------------------------------------------------------------------
     def on_delivery(self, err: KafkaError | None, msg: Any) -> None:
@@ -234,6 +246,30 @@ class RecordCollector:
             self._produce(topic, value_bytes, key_bytes, partition, None, None, timestamp)
         except BufferError:
             self._produce_slow(topic, value_bytes, key_bytes, partition, timestamp, None)
+
+    def send_changelog_batch(self, topic: str, partition: int, records: list[tuple],
+                             key_serde: Any, value_serde: Any) -> None:
+        """A commit's changelog records of one store, ``(key, value, timestamp)`` each, to
+        the task's partition: one compiled loop (no Python call per record but produce);
+        a record that fails there goes through ``send_changelog`` (its errors, its wait
+        for room in a full queue), then the loop resumes after it."""
+        cache_key = (topic, id(key_serde), id(value_serde))
+        entry = self._changelog_batches.get(cache_key)
+        if entry is None:
+            serdes = (resolve_serde(key_serde, self._key_default),
+                      resolve_serde(value_serde, self._value_default))
+            entry = (topic, serdes, compile_changelog_all(self._produce, topic, *serdes))
+            self._changelog_batches[cache_key] = entry
+        send_all = entry[2]
+        start = 0
+        while True:
+            index, exc = send_all(records, partition, start)
+            if exc is None:
+                return
+            key, value, timestamp = records[index]
+            self.send_changelog(topic, partition, key, value, timestamp, key_serde,
+                                value_serde)
+            start = index + 1
 
     def _serialization_failed(self, exc: SerializationException, topic: str, key: Any,
                               value: Any, sink_name: str | None) -> None:

@@ -492,7 +492,13 @@ class StreamThread(threading.Thread):
         return offsets
 
     def commit(self) -> None:
-        """Flush changelogs and output, then commit the processed offsets."""
+        """Flush changelogs and output, then commit the processed offsets.
+
+        Only the part that reads stores (changelog records, store flushes) holds ``lock``;
+        the broker round trips after it (producer flush and offset commit, or the
+        transaction's offsets and commit) run without it, so queries and the dashboard do
+        not wait for them. Nothing else processes meanwhile: this thread is the only one
+        that changes stores, and it is here."""
         start = time.perf_counter()
         consumer, producer, collector = self._consumer, self._producer, self.collector
         with self.lock:
@@ -505,20 +511,23 @@ class StreamThread(threading.Thread):
                 task.commit()
             collector.drain()
             offsets = self._commit_offsets()
-            if self._eos:
-                collector.check()
-                if offsets:
-                    producer.send_offsets_to_transaction(
-                        offsets, consumer.consumer_group_metadata(), 30)
-                producer.commit_transaction(60)
-                self._in_txn = False
-                collector.check()
-            else:
-                collector.flush()
-                if offsets:
-                    consumer.commit(offsets=offsets, asynchronous=False)
-            for tp in offsets:
-                self._inputs[(tp.topic, tp.partition)].committed = tp.offset
+        if self._eos:
+            collector.check()
+            if offsets:
+                producer.send_offsets_to_transaction(
+                    offsets, consumer.consumer_group_metadata(), 30)
+            producer.commit_transaction(60)
+            self._in_txn = False
+            collector.check()
+        else:
+            collector.flush()
+            if offsets:
+                consumer.commit(offsets=offsets, asynchronous=False)
+        inputs = self._inputs
+        for tp in offsets:
+            inp = inputs.get((tp.topic, tp.partition))
+            if inp is not None:
+                inp.committed = tp.offset
         self.metrics.commit_total += 1
         self.metrics.commit_time += time.perf_counter() - start
 
