@@ -12,7 +12,10 @@ Prints records/s (median of ``--runs``, wall clock and per CPU-second of this pr
 the machine may be shared), output counts, peak RSS growth, and the join store sizes along
 the run (they must stay flat once stream time passes the retention). The join stores are
 change-logged, as by default in Kafka: the collector counts the changelog records a commit
-sends, and sinks are compiled per topic as the runtime's collector compiles them.
+sends (a join store's records come as one batch per store and commit, through
+``send_changelog_batch``; ``--per-record-changelog`` takes that method away, so the task
+falls back to one ``send_changelog`` call per record), and sinks are compiled per topic as
+the runtime's collector compiles them.
 """
 
 from __future__ import annotations
@@ -64,12 +67,25 @@ class CountingCollector:
         self.changelog += 1
 
 
+
+class BatchCountingCollector(CountingCollector):
+    """Also takes a commit's changelog records of one store in one call."""
+
+    def send_changelog_batch(self, topic: str, partition: int, records: list[tuple[Any, Any, int]],
+                             key_serde: Any, value_serde: Any) -> None:
+        """``records`` are ``(key, value, timestamp)`` each."""
+        self.changelog += len(records)
+
+
+BATCH_CHANGELOG = True  # --per-record-changelog sets it to False
+
+
 def make_task(builder: StreamsBuilder) -> tuple[Task, CountingCollector]:
     topology = builder.build()
     groups = topology.subtopologies()
     merged = Subtopology(0, [n for g in groups for n in g.nodes], [], [],
                          [s for g in groups for s in g.stores])
-    collector = CountingCollector()
+    collector = BatchCountingCollector() if BATCH_CHANGELOG else CountingCollector()
     return Task("0_0", topology, merged, collector, "bench"), collector
 
 
@@ -180,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table-keys", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="cProfile the stream-stream run")
+    parser.add_argument("--per-record-changelog", action="store_true",
+                        help="a collector without send_changelog_batch (one call per record)")
     args = parser.parse_args(argv)
+    global BATCH_CHANGELOG
+    BATCH_CHANGELOG = not args.per_record_changelog
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"python {sys.version.split()[0]}, load average {load}, baseline peak RSS "
           f"{peak_rss_mb():.0f} MB")

@@ -146,6 +146,10 @@ class StreamStreamJoinNode(Node):
 
         Everything per record is a local: the hot path of every stream-stream join.
         """
+        if (not self.outer and self.outer_store is None and isinstance(self.other, JoinWindowStore)
+                and isinstance(remember, JoinWindowStore)
+                and (remember.log_buffer is not None or remember._change_logger is None)):
+            return self._inner_fn(remember)
         ctx, node = self.ctx, self
         forward, forward_at, dropped = self.forward, self.forward_at, ctx.record_dropped
         join = self.join
@@ -165,7 +169,10 @@ class StreamStreamJoinNode(Node):
         if own is not None:
             own_data, own_get = own.data, own.data.get
             own_retention = own.retention_ms
-            log = own._change_logger
+            # The task's batched changelog (a list), else a per-write logger (or None).
+            log_buffer = own.log_buffer
+            log_append = log_buffer.append if log_buffer is not None else None
+            log = own._change_logger if log_buffer is None else None
 
         def process(key: Any, value: Any) -> None:
             ts = ctx.timestamp
@@ -187,8 +194,11 @@ class StreamStreamJoinNode(Node):
             if get_other is not None:
                 entries = get_other(key) or ()
                 live = other.observed_stream_time - live_offset
-                if entries and entries[0][0] < live:
-                    drop_expired(entries, live - 1)  # a read drops the expired head too
+                if entries and entries[0][0] < live:  # a read drops the expired head too
+                    if entries[-1][0] < live:
+                        entries.clear()
+                    else:
+                        drop_expired(entries, live - 1)
                 if low < live:
                     low = live
             else:
@@ -224,18 +234,92 @@ class StreamStreamJoinNode(Node):
                         own.sweep()
                 elif ts <= observed - own_retention:
                     return  # "Skipping record for expired segment."
+                entry = (ts, value)
                 mine = own_get(key)
                 if mine is None:
-                    own_data[key] = [(ts, value)]
+                    own_data[key] = [entry]
                 elif not mine or mine[-1][0] <= ts:
-                    mine.append((ts, value))
+                    mine.append(entry)
                 else:
-                    insert_in_order(mine, ts, value)
-                if log is not None:
+                    insert_in_order(mine, entry)
+                if log_append is not None:
+                    log_append((key, ts, value))
+                elif log is not None:
                     own.seq = seq = (own.seq + 1) & MAX_SEQ
                     log((key, ts, seq), (value, ts))
             elif put is not None:
                 put(key, value, ts)
+
+        return process
+
+    def _inner_fn(self, own: JoinWindowStore) -> Callable[[Any, Any], None]:
+        """``process_fn`` of an inner join whose two sides are ``JoinWindowStore``s (the
+        default): no outer store, no shared stream time, stores read and written in place,
+        and the write's changelog record appended to the store's batch (if logged). Same
+        rules as the general function, minus the branches that cannot apply.
+        """
+        ctx, node = self.ctx, self
+        forward, forward_at, dropped = self.forward, self.forward_at, ctx.record_dropped
+        join = self.join
+        pair = getattr(join, "pair", None)
+        before, after = self.join_before, self.join_after
+        other = self.other
+        get_other = other.data.get
+        live_offset = other.retention_ms - 1
+        own_data = own.data
+        own_get = own_data.get
+        own_retention = own.retention_ms
+        log_append = own.log_buffer.append if own.log_buffer is not None else None
+
+        def process(key: Any, value: Any) -> None:
+            if key is None or value is None:
+                dropped(node, "null key or value")
+                return
+            ts = ctx.timestamp
+            entries = get_other(key)
+            if entries:
+                live = other.observed_stream_time - live_offset
+                if entries[0][0] < live:  # a read drops the expired head too
+                    if entries[-1][0] < live:
+                        entries.clear()
+                    else:
+                        drop_expired(entries, live - 1)
+                low = ts - before
+                if low < live:
+                    low = live
+                if low < 0:
+                    low = 0
+                high = ts + after
+                if high < 0:
+                    high = 0
+                for other_ts, other_value in entries:
+                    if other_ts < low:
+                        continue
+                    if other_ts > high:
+                        break
+                    joined = (pair(value, other_value) if pair is not None
+                              else join(key, value, other_value))
+                    if other_ts <= ts:
+                        forward(key, joined)
+                    else:
+                        forward_at(key, joined, other_ts)
+            observed = own.observed_stream_time
+            if ts > observed:
+                own.observed_stream_time = ts
+                if ts >= own.next_sweep:
+                    own.sweep()
+            elif ts <= observed - own_retention:
+                return  # "Skipping record for expired segment."
+            entry = (ts, value)
+            mine = own_get(key)
+            if mine is None:
+                own_data[key] = [entry]
+            elif not mine or mine[-1][0] <= ts:
+                mine.append(entry)
+            else:
+                insert_in_order(mine, entry)
+            if log_append is not None:
+                log_append((key, ts, value))
 
         return process
 

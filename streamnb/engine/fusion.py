@@ -14,6 +14,14 @@ In a batch loop (``compile_batch``) the current record's timestamp, headers and 
 local variables; the task context gets them only where something can read them: before a
 call into a node that is not inlined, before an emitter that declared ``reads_ctx``, where an
 emitter asks (``Codegen.sync_ctx``), and when the batch ends or an exception leaves it.
+
+Given a ``NodeCounts``, generated code also counts the records each node processes (see
+node_counts.py): a counter per block whose record count differs from its parent block's
+(detected as children written at a deeper indent than their node: a filter's ``if``, a
+flat_map's ``for``, an aggregate's non-null branch), attributed to every node in the block.
+Batch loops keep counters in locals, added to the task's slots when the batch ends; over a
+list of records the loop's own count is the list's length, so a plain chain counts nothing
+per record.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .node import Node, SinkNode
+from .node_counts import NodeCounts, counts_itself
 
 #: node class -> emitter(node, codegen, key_var, value_var, indent) -> source lines
 Emitter = Callable[[Node, "Codegen", str, str, str], list[str]]
@@ -73,6 +82,51 @@ class Codegen:
         self.local_fields: dict[str, str] = {}
         # Change tuples not built yet: variable -> (new, old) expressions.
         self._changes: dict[str, tuple[str, str]] = {}
+        # Node counting (None: off): the current block's slot, the indent of each node
+        # being written, and (batch loops) the local variable counting each slot.
+        self.counts: NodeCounts | None = None
+        self.slot: int | None = None
+        self.count_locals: dict[int, str] | None = None
+        self._slots_name = ""
+        self._indents: list[str] = []
+
+    def start_counting(self, counts: NodeCounts, in_locals: bool) -> int:
+        """Count nodes into ``counts``; returns the slot of the top-level block (the
+        caller counts it). ``in_locals``: counters are local variables (batch loops)."""
+        self.counts = counts
+        self._slots_name = self.bind(counts.slots, "cnt")
+        self.count_locals = {} if in_locals else None
+        self.slot = counts.new_slot()
+        return self.slot
+
+    def _count_block(self, indent: str) -> list[str]:
+        """Open a new counter for a block whose records differ from its parent's."""
+        assert self.counts is not None
+        slot = self.counts.new_slot()
+        self.slot = slot
+        if self.count_locals is None:
+            return [f"{indent}{self._slots_name}[{slot}] += 1"]
+        var = self.count_locals[slot] = f"n{slot}_"
+        return [f"{indent}{var} += 1"]
+
+    def count_flush(self, indent: str) -> list[str]:
+        """Batch loops: code adding the local counters to the task's slots."""
+        return [f"{indent}{self._slots_name}[{slot}] += {var}"
+                for slot, var in (self.count_locals or {}).items()]
+
+    def callee(self, node: Node) -> Any:
+        """The function generated code calls to run ``node`` (not inlined). The site counts
+        the node, so a counting wrapper is bypassed; a fused function counts itself."""
+        process = node.process
+        if self.counts is None or self.slot is None:
+            return process
+        if counts_itself(process):
+            inner = getattr(process, "inner", None)
+            if inner is None:
+                return process  # a fused function with its own counters
+            process = inner
+        self.counts.attribute(node.name, self.slot)
+        return process
 
     def timestamp(self, ctx: Any) -> str:
         """Code reading the current record's timestamp."""
@@ -139,9 +193,16 @@ class Codegen:
         emitter = _EMITTERS.get(type(node))
         if emitter is None or self.inlined >= MAX_INLINED:
             return [*self.sync_ctx(indent),
-                    f"{indent}{self.bind(node.process, 'call')}({key}, {value})"]
+                    f"{indent}{self.bind(self.callee(node), 'call')}({key}, {value})"]
         self.inlined += 1
-        lines = emitter(node, self, key, value, indent)
+        counting = self.counts is not None and self.slot is not None
+        if counting and not isinstance(node, SinkNode):  # a sink attributes where it runs
+            self.counts.attribute(node.name, self.slot)  # type: ignore[union-attr]
+        self._indents.append(indent)
+        try:
+            lines = emitter(node, self, key, value, indent)
+        finally:
+            self._indents.pop()
         if type(node) in _READS_CTX:
             lines[:0] = self.sync_ctx(indent)
         return lines
@@ -149,8 +210,14 @@ class Codegen:
     def children(self, node: Node, key: str, value: str, indent: str) -> list[str]:
         """Code that forwards (key, value) to each child of ``node``, in order."""
         lines: list[str] = []
-        for child in node.children:
-            lines.extend(self.node(child, key, value, indent))
+        saved = self.slot
+        if self.counts is not None and self._indents and indent != self._indents[-1]:
+            lines.extend(self._count_block(indent))
+        try:
+            for child in node.children:
+                lines.extend(self.node(child, key, value, indent))
+        finally:
+            self.slot = saved
         if not lines:
             lines.append(f"{indent}pass")
         return lines
@@ -160,7 +227,9 @@ def _sink(node: SinkNode, g: Codegen, key: str, value: str, indent: str) -> list
     """A sink whose collector hands out an append target is written inline (no call)."""
     inline = node.inline_target
     if inline is None:
-        return [*g.sync_ctx(indent), f"{indent}{g.bind(node.process, 'call')}({key}, {value})"]
+        return [*g.sync_ctx(indent), f"{indent}{g.bind(g.callee(node), 'call')}({key}, {value})"]
+    if g.counts is not None and g.slot is not None:
+        g.counts.attribute(node.name, g.slot)
     append, fields = inline
     parts = {"topic": g.bind(node.topic, "topic"), "key": key, "value": value,
              "timestamp": g.timestamp(node.ctx), "headers": g.context_expr(node.ctx, "headers")}
@@ -170,12 +239,17 @@ def _sink(node: SinkNode, g: Codegen, key: str, value: str, indent: str) -> list
 register_emitter(SinkNode, _sink, reads_ctx=False)
 
 
-def fuse(node: Node) -> Callable[[Any, Any], None] | None:
-    """The fused ``process`` of ``node`` (None if the node is not fusable)."""
+def fuse(node: Node, counts: NodeCounts | None = None) -> Callable[[Any, Any], None] | None:
+    """The fused ``process`` of ``node`` (None if the node is not fusable); with ``counts``
+    it counts the records of the nodes it runs (a list increment per call and per block)."""
     if type(node) not in _EMITTERS or isinstance(node, SinkNode):
         return None  # a sink is only ever inlined into its parents
     gen = Codegen()
-    body = gen.node(node, "key", "value", "    ")
+    head: list[str] = []
+    if counts is not None:
+        top = gen.start_counting(counts, in_locals=False)
+        head = [f"    {gen._slots_name}[{top}] += 1"]
+    body = head + gen.node(node, "key", "value", "    ")
     source = "def fused(key, value):\n" + "\n".join(body) + "\n"
     filename = f"<fused {node.name}>"
     # Tracebacks through generated code show its lines.
@@ -185,6 +259,7 @@ def fuse(node: Node) -> Callable[[Any, Any], None] | None:
     fused = namespace["fused"]
     fused.__qualname__ = f"fused[{node.name}]"
     fused.source = source  # for debugging: print(node.process.source)
+    fused.counts_itself = counts is not None
     return fused
 
 
@@ -192,7 +267,8 @@ _BATCH_FIELDS = ("key", "value", "timestamp", "headers", "offset")
 
 
 def compile_batch(ctx: Any, topic: str, partition: int, children: list[Node],
-                  fields: tuple[str, ...] = ("key", "value", "timestamp")
+                  fields: tuple[str, ...] = ("key", "value", "timestamp"),
+                  counts: NodeCounts | None = None, source: str | None = None
                   ) -> Callable[[Any], None]:
     """A function that runs a batch of records of one topic-partition through a task.
 
@@ -203,6 +279,12 @@ def compile_batch(ctx: Any, topic: str, partition: int, children: list[Node],
     there (see the module docstring); a ``finally`` leaves the context on the last record
     run, also when an exception escapes. Callers punctuate and commit between batches, as
     Kafka's stream thread does.
+
+    With ``counts``, node record counts are kept in locals and added to ``counts`` when the
+    batch ends (or an exception leaves it); the records run at top level - those of
+    ``source`` and of every node before the first filter - are counted from the records
+    list or tuple, at no per-record cost (``len``, and after an exception the iterator's
+    ``__length_hint__``); other iterables (a ``zip`` of columns) count them per record.
     """
     unknown = set(fields) - set(_BATCH_FIELDS)
     if unknown or "key" not in fields or "value" not in fields or "timestamp" not in fields:
@@ -212,13 +294,46 @@ def compile_batch(ctx: Any, topic: str, partition: int, children: list[Node],
     c = gen.bind(ctx, "ctx")
     gen.lazy_ctx = c
     gen.local_fields = {f: f for f in ("headers", "offset") if f in fields}
+    top = None
+    if counts is not None:
+        top = gen.start_counting(counts, in_locals=True)
+        if source is not None:
+            counts.attribute(source, top)
+    ind = "            " if top is None else "                "
     body = []
     for child in children:
-        body.extend(gen.node(child, "key", "value", "            "))
+        body.extend(gen.node(child, "key", "value", ind))
     if not body:
-        body = ["            pass"]
+        body = [f"{ind}pass"]
     lazy = ["timestamp", *gen.local_fields]
-    source = "\n".join([
+    step = [f"{ind[:-4]}for {', '.join(fields)} in {'records' if top is None else 'it_'}:",
+            f"{ind}if timestamp > {c}.stream_time:",
+            f"{ind}    {c}.stream_time = timestamp"]
+    if top is None:
+        loop = ["    try:", *step, *body]
+    else:
+        # Lists and tuples: the top-level count is their length (the list may grow while
+        # it runs: len is taken at the end), or, after an exception, what the iterator took.
+        # Other iterables (the runtime's zip of decoded columns) count per record.
+        slots = gen._slots_name
+        loop = [
+            "    sized_ = type(records) is list or type(records) is tuple",
+            "    n_ = 0",
+            *(f"    {var} = 0" for var in gen.count_locals.values()),  # type: ignore[union-attr]
+            "    it_ = iter(records)",
+            "    try:",
+            "        if sized_:",
+            *step, *body,
+            "        else:",
+            *step, f"{ind}n_ += 1", *body,
+            f"        {slots}[{top}] += len(records) if sized_ else n_",
+            *gen.count_flush("        "),
+            "    except BaseException:",
+            f"        {slots}[{top}] += len(records) - it_.__length_hint__() if sized_ else n_",
+            *gen.count_flush("        "),
+            "        raise",
+        ]
+    text = "\n".join([
         "def batch(records):",
         f"    {c}.topic = {gen.bind(topic, 'topic')}",
         f"    {c}.partition = {partition}",
@@ -226,18 +341,14 @@ def compile_batch(ctx: Any, topic: str, partition: int, children: list[Node],
         *([] if "offset" in fields else [f"    {c}.offset = -1"]),
         # An empty batch leaves the context as it was.
         *(f"    {f} = {c}.{f}" for f in lazy),
-        "    try:",
-        f"        for {', '.join(fields)} in records:",
-        f"            if timestamp > {c}.stream_time:",
-        f"                {c}.stream_time = timestamp",
-        *body,
+        *loop,
         "    finally:",
         *(f"        {c}.{f} = {f}" for f in lazy),
     ]) + "\n"
     filename = f"<batch {topic}-{partition}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     namespace = dict(gen.env)
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own templates
+    exec(compile(text, filename, "exec"), namespace)  # noqa: S102 - our own templates
     batch = namespace["batch"]
-    batch.source = source
+    batch.source = text
     return batch

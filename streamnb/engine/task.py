@@ -18,6 +18,7 @@ from .api_node import ProcessorApiNode
 from .context import UNKNOWN_TIME, RecordCollector, TaskContext
 from .fusion import compile_batch, fuse, is_fusable
 from .node import Node, SinkNode, SourceNode
+from .node_counts import NodeCounts, count_calls, counting_levels, counts_itself
 from .punctuation import PunctuationQueue, Schedule
 
 log = logging.getLogger("streamnb.engine")
@@ -67,6 +68,10 @@ class Task:
         self.nodes: dict[str, Node] = {}
         self._sources: dict[str, SourceNode] = {}
         self._entries: dict[str, Callable[..., None]] = {}  # topic -> source_entry
+        # Records per node (processor-node process-total); see engine/node_counts.py.
+        counting, count_every_node = counting_levels(self.ctx.config)
+        self._counts: NodeCounts | None = NodeCounts() if counting else None
+        self._count_every_node = counting and count_every_node
         self._build_nodes()
         self._build_stores()
         self._init_nodes()
@@ -119,10 +124,15 @@ class Task:
                 topic = self.topology.changelog_topic_override(name)
                 topic = self.resolve_topic(topic) if topic else changelog_topic(self.app_id, name)
                 versioned = getattr(store, "kind", "key_value") == "versioned"
-                store._change_logger = self._make_change_logger(
-                    topic, builder.timestamped or versioned, builder.key_serde,
-                    builder.value_serde, keep_every_write=versioned,
-                )
+                if hasattr(store, "drain_changelog"):
+                    store.buffer_changelog()
+                    self._changelog_flushes.append(self._make_changelog_drain(
+                        topic, store.drain_changelog, builder.key_serde, builder.value_serde))
+                else:
+                    store._change_logger = self._make_change_logger(
+                        topic, builder.timestamped or versioned, builder.key_serde,
+                        builder.value_serde, keep_every_write=versioned,
+                    )
                 store.changelog_topic = topic
             else:
                 store.changelog_topic = None
@@ -180,6 +190,33 @@ class Task:
         self._changelog_flushes.append(flush)
         return log_change
 
+    def _make_changelog_drain(self, topic: str, drain: Callable[[], list[tuple[Any, Any, int]]],
+                              key_serde: Any, value_serde: Any) -> Callable[[], None]:
+        """The commit-time send of a store that buffers its own changelog records.
+
+        Such a store (``buffer_changelog``/``drain_changelog``, e.g. a join window store,
+        where every write is a record of its own) keeps its writes in a list and turns them
+        into ``(key, value, timestamp)`` records at commit, saving a logger call per write.
+        A collector with ``send_changelog_batch(topic, partition, records, key_serde,
+        value_serde)`` gets them in one call; any other gets one ``send_changelog`` each.
+        """
+        collector = self.ctx.collector
+        send_batch = getattr(collector, "send_changelog_batch", None)
+        send = collector.send_changelog
+        partition = self.partition
+
+        def flush() -> None:
+            records = drain()
+            if not records:
+                return
+            if send_batch is not None:
+                send_batch(topic, partition, records, key_serde, value_serde)
+                return
+            for key, value, timestamp in records:
+                send(topic, partition, key, value, timestamp, key_serde, value_serde)
+
+        return flush
+
     def _init_nodes(self) -> None:
         # Children first, so that each parent binds its children's final process methods.
         order: list[str] = []
@@ -201,7 +238,19 @@ class Task:
             node = self.nodes[name]
             node.init(self.ctx)
             if fuse_enabled and is_fusable(node):
-                node.process = fuse(node)  # type: ignore[method-assign]
+                node.process = fuse(node, self._counts)  # type: ignore[method-assign]
+            elif self._count_every_node and not isinstance(node, SourceNode):
+                assert self._counts is not None
+                node.process = count_calls(  # type: ignore[method-assign]
+                    self._counts, name, node.process)
+            if self._counts is not None:
+                self._counts.declare(name)
+
+    def node_process_totals(self) -> dict[str, int]:
+        """Records processed by each node of this task so far (Kafka's processor-node
+        ``process-total``); read under the owning thread's lock. Nodes that only unfused
+        nodes reach are counted at ``metrics.recording.level`` DEBUG only (else 0)."""
+        return {} if self._counts is None else self._counts.totals()
 
     # -- stores -----------------------------------------------------------------------------
     def get_store(self, name: str, node: Node | None = None) -> Any:
@@ -246,6 +295,29 @@ class Task:
         source = self._source(topic)
         ctx = self.ctx
         forward = source.process
+        counts = self._counts
+        if counts is not None:  # the source, and its children that do not count themselves
+            slot = counts.new_slot()
+            counts.attribute(source.name, slot)
+            for child in source.children:
+                if not counts_itself(child.process):
+                    counts.attribute(child.name, slot)
+            slots = counts.slots
+
+            def run_counted(key: Any, value: Any, timestamp: int, headers: Any = None,
+                            partition: int = 0, offset: int = -1) -> None:
+                slots[slot] += 1
+                ctx.timestamp = timestamp
+                ctx.headers = headers
+                ctx.topic = topic
+                ctx.partition = partition
+                ctx.offset = offset
+                if timestamp > ctx.stream_time:
+                    ctx.stream_time = timestamp
+                forward(key, value)
+
+            self._entries[topic] = run_counted
+            return run_counted
 
         def run(key: Any, value: Any, timestamp: int, headers: Any = None, partition: int = 0,
                 offset: int = -1) -> None:
@@ -276,7 +348,7 @@ class Task:
         (see ``fusion.compile_batch``): the fast path for drivers that consume batches."""
         source = self._source(topic)
         return compile_batch(self.ctx, topic, self.partition if partition is None else partition,
-                             source.children, fields)
+                             source.children, fields, self._counts, source.name)
 
     # -- punctuation ------------------------------------------------------------------------
     def schedule(self, interval: int, kind: PunctuationType, callback: Callable[[int], None],

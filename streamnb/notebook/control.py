@@ -46,6 +46,9 @@ def start_app(app: NotebookApp, options: dict[str, Any] | None = None) -> tuple[
                 f"--application.id={given} differs from the app id {app.app_id!r}: the %%stream "
                 "app id is the application.id; leave the option out")
         config["application.id"] = app.app_id
+        # The topology drawing shows records per node: the engine counts them only at
+        # DEBUG, as Kafka records processor-node metrics (a user's INFO is kept).
+        config.setdefault("metrics.recording.level", "DEBUG")
         previous = app.config
         app.config = config
         try:

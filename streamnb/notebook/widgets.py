@@ -490,6 +490,17 @@ class WindowedPlotView:
             return list(dict.fromkeys(frame["key"]))[: self.max_keys]
 
 
+# Lag table cells: JupyterLab gives widget HTML tables no padding (columns ran together),
+# so each cell sets its own; numbers right-aligned in tabular figures, so digits line up;
+# long topic names are cut with an ellipsis (the full name is the cell's tooltip).
+_LAG_CELL = "padding:2px 10px;white-space:nowrap;vertical-align:middle"
+_LAG_TEXT = (f"{_LAG_CELL};text-align:left;max-width:28em;overflow:hidden;"
+             "text-overflow:ellipsis")
+_LAG_NUM = f"{_LAG_CELL};text-align:right;font-variant-numeric:tabular-nums"
+_LAG_HEAD = "border-bottom:1px solid #bbb;font-weight:bold"
+_LAG_BAR = 160  # px of the longest bar
+
+
 class LagView(_HtmlView):
     """Consumer lag per input partition (end offset minus committed), with bars, and when
     it was read: stream threads sample lag about once a second, so this view refreshes at
@@ -508,17 +519,22 @@ class LagView(_HtmlView):
             return "<b>consumer lag</b> <i>(no partitions assigned yet)</i>"
         top = max((r[2] for r in rows), default=0) or 1
         body = "".join(
-            f"<tr><td>{html.escape(t)}</td><td style='text-align:right'>{p}</td>"
-            f"<td style='text-align:right'>{lag:,}</td><td><div style='background:#ef8a62;"
-            f"height:9px;width:{int(160 * lag / top)}px'></div></td></tr>"
+            f"<tr><td style='{_LAG_TEXT}' title='{html.escape(t, quote=True)}'>"
+            f"{html.escape(t)}</td><td style='{_LAG_NUM}'>{p}</td>"
+            f"<td style='{_LAG_NUM}'>{lag:,}</td><td style='{_LAG_CELL}'>"
+            f"<div style='background:#ef8a62;height:9px;width:{int(_LAG_BAR * lag / top)}px'>"
+            "</div></td></tr>"
             for t, p, lag in rows)
         total = sum(r[2] for r in rows)
         when = time.strftime("%H:%M:%S", time.localtime(time.time() - (time.monotonic()
                                                                         - snap.time)))
         return (f"<b>consumer lag</b> <span class='streamnb-lag-total'>total {total:,}, "
                 f"as of {when}</span>"
-                f"<table class='streamnb-lag' style='{_TABLE_CSS}'>"
-                "<tr><th>topic</th><th>partition</th><th>lag</th><th></th></tr>"
+                f"<table class='streamnb-lag' style='{_TABLE_CSS};table-layout:auto'>"
+                f"<tr><th style='{_LAG_TEXT};{_LAG_HEAD}'>topic</th>"
+                f"<th style='{_LAG_NUM};{_LAG_HEAD}'>partition</th>"
+                f"<th style='{_LAG_NUM};{_LAG_HEAD}'>lag</th>"
+                f"<th style='{_LAG_CELL};{_LAG_HEAD};width:{_LAG_BAR}px'></th></tr>"
                 f"{body}</table>")
 
     def text(self, snap: Snapshot) -> str:

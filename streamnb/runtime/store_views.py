@@ -193,6 +193,10 @@ def _raw_pairs(store: Any, lock: Any, window_span_ms: int | None) -> list[tuple[
     if type(data) is dict:
         with lock or _NO_LOCK:
             return list(data.copy().items())
+    if type(getattr(store, "_dirty", None)) is dict and hasattr(store, "flushed_rows"):
+        pairs = _sqlite_kv_pairs(store, lock)
+        if pairs is not None:
+            return pairs
     kind = getattr(store, "kind", "key_value")
     with lock or _NO_LOCK:
         if kind == "window" and window_span_ms is not None:
@@ -200,6 +204,42 @@ def _raw_pairs(store: Any, lock: Any, window_span_ms: int | None) -> list[tuple[
             start = max(0, newest - window_span_ms) if newest >= 0 else 0
             return [(kv[0], kv[1]) for kv in store.fetch_all(start, _MAX_TIME)]
         return [(kv[0], kv[1]) for kv in store.all()]
+
+
+def _sqlite_kv_pairs(store: Any, lock: Any) -> list[tuple[Any, Any]] | None:
+    """A persistent (sqlite) key-value store's pairs, read outside the thread's lock: under
+    it only the un-flushed writes are copied (a C-level dict copy) and a read transaction
+    of a second connection is opened, which pins sqlite's state at that instant (WAL mode);
+    the scan and unpickling run after the lock is released. None if the store has no file
+    (then the caller reads it under the lock)."""
+    import pickle
+    import sqlite3
+
+    from ..state.persistent import DB_FILE, TABLE
+
+    directory = getattr(store, "directory", None)
+    if directory is None:
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{directory / DB_FILE}?mode=ro", uri=True,
+                               isolation_level=None, check_same_thread=False)
+    except sqlite3.Error:
+        return None
+    try:
+        with lock or _NO_LOCK:
+            dirty = store._dirty.copy()
+            conn.execute("BEGIN")
+            rows = conn.execute(f'SELECT key, value FROM "{TABLE}"')
+            first = rows.fetchmany(1)  # the first read fixes the transaction's snapshot
+        loads = pickle.loads
+        pairs = [loads(blob) for ekey, blob in (*first, *rows) if ekey not in dirty]
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    pairs.extend(entry for entry in dirty.values() if entry[1] is not None)
+    return pairs
 
 
 def _where_order(where: tuple[Any, Any, int]) -> tuple[Any, ...]:

@@ -10,7 +10,10 @@ key. Reads never return expired records, swept or not, so memory is flat once st
 passes the retention.
 
 Both stores log to a changelog as Kafka's do (window key ``(key, timestamp, seq)``; outer
-key ``(timestamp, side, key)`` with the list of parked values) and restore from it.
+key ``(timestamp, side, key)`` with the list of parked values) and restore from it. A join
+window store keeps every record (duplicates are retained), so no write replaces another in
+the changelog: the store buffers its writes as ``(key, timestamp, value)`` and builds the
+changelog records (numbering them) only when the task drains it at commit.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ MIN_SEGMENT_INTERVAL_MS = 60_000
 MAX_SEQ = 0x7FFFFFFF
 
 
-def insert_in_order(entries: list[tuple[int, Any]], timestamp: int, value: Any) -> None:
-    """Insert an out-of-order record after any records with the same timestamp."""
-    entries.insert(bisect_right(entries, timestamp, key=_ts_of), (timestamp, value))
+def insert_in_order(entries: list[tuple[int, Any]], entry: tuple[int, Any]) -> None:
+    """Insert an out-of-order ``(timestamp, value)`` after any records with the same
+    timestamp."""
+    entries.insert(bisect_right(entries, entry[0], key=_ts_of), entry)
 
 
 def drop_expired(entries: list[tuple[int, Any]], cutoff: int) -> None:
@@ -46,7 +50,9 @@ class JoinWindowStore(StateStore):
 
     Hot-path contract (the join node inlines ``put``): ``data`` maps key -> sorted list,
     ``observed_stream_time`` is the newest timestamp put, ``next_sweep`` the stream time of
-    the next sweep, and every kept record is logged as ``(key, ts, seq) -> (value, ts)``.
+    the next sweep, and every kept record is logged as ``(key, ts, seq) -> (value, ts)``:
+    appended to ``log_buffer`` as ``(key, ts, value)`` when the task buffers the changelog
+    (``buffer_changelog``), else handed to ``_change_logger`` at once.
     """
 
     kind = "window"
@@ -59,7 +65,32 @@ class JoinWindowStore(StateStore):
         self.observed_stream_time = _NO_TIME
         self.data: dict[Any, list[tuple[int, Any]]] = {}
         self.next_sweep = _NO_TIME
-        self.seq = 0
+        self.seq = 0  # sequence number of the last record logged
+        self.log_buffer: list[tuple[Any, int, Any]] | None = None
+
+    def buffer_changelog(self) -> None:
+        """Keep writes for ``drain_changelog`` instead of calling ``_change_logger`` per
+        put: the task's batched changelog (every write is its own changelog record)."""
+        if self.log_buffer is None:
+            self.log_buffer = []
+
+    def drain_changelog(self) -> list[tuple[tuple[Any, int, int], Any, int]]:
+        """The changelog records of the writes since the last drain, in write order, as
+        ``((key, timestamp, seq), value, timestamp)``; numbers them as the puts would have."""
+        buffer = self.log_buffer
+        if not buffer:
+            return []
+        first = self.seq + 1
+        count = len(buffer)
+        if first + count - 1 <= MAX_SEQ:
+            records = [((key, ts, seq), value, ts)
+                       for seq, (key, ts, value) in zip(range(first, first + count), buffer)]
+        else:  # the 4-byte sequence number wraps within this batch
+            records = [((key, ts, (first + index) & MAX_SEQ), value, ts)
+                       for index, (key, ts, value) in enumerate(buffer)]
+        self.seq = (self.seq + count) & MAX_SEQ
+        buffer.clear()
+        return records
 
     def put(self, key: Any, value: Any, timestamp: int) -> None:
         """Keep ``value`` unless it is None or already older than the retention."""
@@ -71,13 +102,17 @@ class JoinWindowStore(StateStore):
                 self.sweep()
         elif timestamp <= self.observed_stream_time - self.retention_ms:
             return  # "Skipping record for expired segment."
+        entry = (timestamp, value)
         entries = self.data.get(key)
         if entries is None:
-            self.data[key] = [(timestamp, value)]
+            self.data[key] = [entry]
         elif not entries or entries[-1][0] <= timestamp:
-            entries.append((timestamp, value))
+            entries.append(entry)
         else:
-            insert_in_order(entries, timestamp, value)
+            insert_in_order(entries, entry)
+        if self.log_buffer is not None:
+            self.log_buffer.append((key, timestamp, value))
+            return
         logger = self._change_logger
         if logger is not None:
             self.seq = (self.seq + 1) & MAX_SEQ
@@ -131,12 +166,14 @@ class JoinWindowStore(StateStore):
         if value is None:
             return
         logger, self._change_logger = self._change_logger, None
+        buffer, self.log_buffer = self.log_buffer, None
         try:
             self.put(key[0], value[0], key[1])
             if len(key) > 2 and key[2] > self.seq:
                 self.seq = key[2]
         finally:
             self._change_logger = logger
+            self.log_buffer = buffer
 
 
 class OuterJoinStore(StateStore):

@@ -180,7 +180,9 @@ def test_start_stop_and_restart_on_change_with_fake_runtime(ip, monkeypatch):
     assert result.success
     streams = ip.user_ns["streams"]
     assert isinstance(streams, FakeStreams) and streams.state() == "RUNNING"
-    assert streams.config == {"application.id": "wc", "num.stream.threads": 2}
+    # notebook apps count records per node (the live topology shows them): DEBUG level
+    assert streams.config == {"application.id": "wc", "num.stream.threads": 2,
+                              "metrics.recording.level": "DEBUG"}
     # An unchanged re-run does not restart.
     run(ip, CELL_B, "b")
     assert len(FakeStreams.instances) == 1

@@ -14,7 +14,7 @@ from streamnb import KafkaStreams, StreamsBuilder
 from streamnb.notebook import _updater
 from streamnb.notebook.widgets import StoreTableView, dashboard
 from streamnb.runtime.clients import TopicProducer
-from streamnb.runtime.store_views import snapshot
+from streamnb.runtime.store_views import _sqlite_kv_pairs, snapshot
 from streamnb.state.memory import InMemoryKeyValueStore
 from streamnb.state.window import InMemoryWindowStore
 
@@ -148,3 +148,45 @@ def test_store_table_of_a_running_app_shows_top_rows_and_knows_the_total(running
     # ``frame`` is the whole store, read when asked
     assert sorted(table.frame["key"]) == ["a", "alpha", "b", "beta", "c"]
     board.close()
+
+
+class FlushAfterRelease(CountingLock):
+    """A lock whose release lets the 'stream thread' write and commit at once."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        self.after()
+
+
+def test_persistent_store_is_scanned_outside_the_lock_from_a_consistent_snapshot(tmp_path):
+    from streamnb.state.persistent import PersistentKeyValueStore
+
+    store = PersistentKeyValueStore("counts")
+    store.init(tmp_path)
+    store.timestamped = False
+    for i in range(50):
+        store.put(f"w{i:02d}", i)
+    store.flush()
+    store.delete("w49")  # un-flushed delete
+    store.put("w00", 100)  # un-flushed update
+
+    def stream_thread_writes():
+        store.put("late", 1000)
+        store.put("w01", 1000)
+        store.flush()
+
+    lock = FlushAfterRelease(stream_thread_writes)
+    snap = snapshot("counts", [(store, lock, 0)], limit=3)
+    assert lock.taken == 1
+    assert snap.rows == [("w00", 100, 0), ("w48", 48, 0), ("w47", 47, 0)]
+    assert snap.total == 49  # neither the delete's key nor the later writes
+    by_key = snapshot("counts", [(store, None, 0)], limit=2, by="key")
+    assert by_key.rows == [("late", 1000, 0), ("w00", 100, 0)] and by_key.total == 50
+    # the read above took the sqlite path (a second connection), not a scan under the lock
+    scanned = _sqlite_kv_pairs(store, CountingLock())
+    assert scanned is not None and len(scanned) == 50
+    store.close()

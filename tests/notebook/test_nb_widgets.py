@@ -3,6 +3,7 @@ with the app; a text dashboard for terminals."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -87,7 +88,9 @@ def test_dashboard_updates_traits_from_one_background_thread(wordcount):
     assert wait_for(lambda: "1,234" in status.html.value)
     assert senders == {"streamnb-widgets-fake-app"}
     lag = next(v for v in board.views if isinstance(v, LagView))
-    assert "<td>in</td><td style='text-align:right'>0</td>" in lag.html.value
+    assert re.search(r"<td [^>]*title='in'>in</td><td style='[^']*text-align:right[^']*'>0</td>",
+                     lag.html.value)
+    assert "padding:2px 10px" in lag.html.value  # cells are padded: columns do not touch
     # Stops with the app: one last refresh shows the final state, then the thread ends.
     wordcount.close()
     assert wait_for(lambda: not board.updater.running)
