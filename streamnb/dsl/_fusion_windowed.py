@@ -13,7 +13,6 @@ The window tests run these topologies fused and unfused and compare the outputs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from ..engine.fusion import Codegen, register_emitter
@@ -21,25 +20,49 @@ from ._fusion_rules import _at_timestamp
 from ._windowed_nodes import _EXPIRED, TimeWindowAggregateNode
 from .windows import TimeWindow, Windowed, _windowed
 
-#: window objects kept per node for reuse by the windowed keys of one window start
-_WINDOW_CACHE = 64
+#: window starts whose windowed keys fused code keeps (the open windows of a stream in time
+#: order are one or two; more only under large grace periods - older ones are rebuilt)
+_KEY_CACHE_STARTS = 4
 
 
-def _window_maker(size: int) -> tuple[dict[int, TimeWindow], Callable[[int], TimeWindow]]:
-    """A cache ``{start: TimeWindow}`` that fused code reads, and its miss handler: windowed
-    keys of one window share one (immutable) window object."""
-    cache: dict[int, TimeWindow] = {}
-    new = object.__new__
+class _TumblingCache:
+    """State fused tumbling-window code keeps between records (and batches): the window start
+    of the last record, its store segment, and the ``Windowed`` keys already made for that
+    window (one per key, reused by later updates of the same window).
 
-    def make(start: int) -> TimeWindow:
-        if len(cache) >= _WINDOW_CACHE:
-            cache.clear()
-        window = cache[start] = new(TimeWindow)
-        window.start = start
-        window.end = start + size
-        return window
+    ``cell`` is ``[start, segment or None, {key: Windowed}, TimeWindow]``; ``refresh(start,
+    observed)`` loads it for another start. Keeping the segment is safe because the node
+    drops records of closed windows before it reads the cell, and the store (retention >=
+    size + grace) never expires a window that is still open: a live start's segment stays
+    the store's own dict. A ``None`` segment (start not stored yet) is re-read after the
+    ``put`` that creates it. Key caches of closed windows are dropped.
+    """
 
-    return cache, make
+    __slots__ = ("cell", "refresh")
+
+    def __init__(self, segments: dict[int, dict[Any, Any]], size: int, grace: int) -> None:
+        keys: dict[int, tuple[dict[Any, Windowed], TimeWindow]] = {}
+        cell: list[Any] = [None, None, None, None]
+        get_segment = segments.get
+        new = object.__new__
+
+        def refresh(start: int, observed: int) -> None:
+            cached = keys.get(start)
+            if cached is None:
+                for old in [s for s in keys if s + size + grace <= observed]:
+                    del keys[old]  # closed: no record can update these windows again
+                while len(keys) >= _KEY_CACHE_STARTS:
+                    del keys[min(keys)]
+                window = new(TimeWindow)
+                window.start = start
+                window.end = start + size
+                cached = keys[start] = ({}, window)
+            cell[0] = start
+            cell[1] = get_segment(start)
+            cell[2], cell[3] = cached
+
+        self.cell = cell
+        self.refresh = refresh
 
 
 def _time_windowed(node: TimeWindowAggregateNode, g: Codegen, k: str, v: str, ind: str
@@ -113,28 +136,44 @@ def _forward(node: TimeWindowAggregateNode, g: Codegen, windowed: str, agg0: str
 def _tumbling_in_memory(node: TimeWindowAggregateNode, g: Codegen, k: str, v: str, ind: str,
                         ops: tuple[Any, Any], ts: str, obs: str) -> list[str]:
     """One window per record; the store's ``{start: {key: (agg, ts)}}`` written directly
-    where the window's segment exists (else ``put``: a new start may expire old ones)."""
+    where the window's segment exists (else ``put``: a new start may expire old ones). The
+    segment and the window's ``Windowed`` keys are kept per start (``_TumblingCache``), so a
+    record of the same window as the last one looks nothing up by start, and a key updated
+    again in its window reuses its ``Windowed`` key."""
     segments, put = ops
     size, grace = node.windows.size_ms, node.windows.grace_ms
     me, ctx = g.bind(node, "node"), g.bind(node.ctx, "ctx")
-    segs_get, put_ = g.bind(segments.get, "segget"), g.bind(put, "wput")
+    put_ = g.bind(put, "wput")
     logger = node.store._change_logger
     start, seg, old, agg0, agg1, nts, stored = (
         g.var(x) for x in ("start", "seg", "old", "a", "a", "nts", "st"))
     inner = ind + "    "
+    # The kept segment is the store's own only while the store retains every open window.
+    keep = getattr(node.store, "retention_ms", -1) >= size + grace
+    cache = _TumblingCache(segments, size, grace)
+    cell = g.var("cell")
     lines = [
         f"{ind}{start} = {ts} - {ts} % {size}",
         f"{ind}if {start} + {size + grace} <= {obs}:",
         *g.sync_ctx(inner),
         f"{inner}{ctx}.record_dropped({me}, {_EXPIRED!r})",
         f"{ind}else:",
-        f"{inner}{seg} = {segs_get}({start})",
+        f"{inner}{cell} = {g.bind(cache.cell, 'cell')}",
+        f"{inner}if {start} != {cell}[0]:",
+        f"{inner}    {g.bind(cache.refresh, 'refresh')}({start}, {obs})",
+    ]
+    if keep:
+        lines.append(f"{inner}{seg} = {cell}[1]")
+    else:
+        lines.append(f"{inner}{seg} = {g.bind(segments.get, 'segget')}({start})")
+    lines += [
         f"{inner}{old} = None if {seg} is None else {seg}.get({k})",
         *_aggregate(node, g, k, v, inner, old, ts, agg0, agg1, nts),
         f"{inner}{stored} = ({agg1}, {nts})",
         f"{inner}if {seg} is None:",
         *g.sync_ctx(inner + "    "),
         f"{inner}    {put_}({k}, {stored}, {start})",
+        *([f"{inner}    {cell}[1] = {g.bind(segments.get, 'segget')}({start})"] if keep else []),
         f"{inner}else:",
         f"{inner}    {seg}[{k}] = {stored}",
     ]
@@ -145,16 +184,25 @@ def _tumbling_in_memory(node: TimeWindowAggregateNode, g: Codegen, k: str, v: st
         lines.append(line)
     if node.emit_on_close:
         return lines
-    cache, make = _window_maker(size)
-    window, windowed = g.var("win"), g.var("wk")
+    windowed, keys = g.var("wk"), g.var("keys")
     new, cls = g.bind(object.__new__, "new"), g.bind(Windowed, "Windowed")
+    make = [
+        f"{inner}    {windowed} = {new}({cls})",
+        f"{inner}    {windowed}.key = {k}",
+        f"{inner}    {windowed}.window = {cell}[3]",
+        f"{inner}    {keys}[{k}] = {windowed}",
+    ]
+    # A key new to the window (nothing stored) gets its Windowed key made without a lookup;
+    # a key seen before finds it (a restored store's keys are made on first update).
     lines += [
-        f"{inner}{window} = {g.bind(cache.get, 'winget')}({start})",
-        f"{inner}if {window} is None:",
-        f"{inner}    {window} = {g.bind(make, 'winmake')}({start})",
-        f"{inner}{windowed} = {new}({cls})",
-        f"{inner}{windowed}.key = {k}",
-        f"{inner}{windowed}.window = {window}",
+        f"{inner}{keys} = {cell}[2]",
+        f"{inner}if {old} is None:",
+        *make,
+        f"{inner}else:",
+        f"{inner}    try:",
+        f"{inner}        {windowed} = {keys}[{k}]",
+        f"{inner}    except KeyError:",
+        *(("    " + line) for line in make),
         *_forward(node, g, windowed, agg0, agg1, ts, nts, inner),
     ]
     return lines

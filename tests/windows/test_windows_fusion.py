@@ -118,16 +118,19 @@ class _Collector:
         self.changelog.append((key, value, timestamp))
 
 
-def _through_batches(name, fused, batch):
+def _through_batches(name, fused, batch, records=RECORDS, prefill=()):
     topology = _topology(name)
     groups = topology.subtopologies()
     merged = Subtopology(0, [n for g in groups for n in g.nodes], [], [],
                          [s for g in groups for s in g.stores])
     collector = _Collector()
     task = Task("0_0", topology, merged, collector, "app", {"operator.fusion": fused})
+    store = task.stores["store"]
+    for key, stored, start in prefill:  # as a changelog restore leaves the store
+        store._restore((key, start), stored)
     run = task.batch_entry("in")
-    for index in range(0, len(RECORDS), batch):
-        run(RECORDS[index:index + batch])
+    for index in range(0, len(records), batch):
+        run(records[index:index + batch])
         task.commit()
     out = [(topic, str(k), repr(v), ts) for topic in sorted(collector.outputs)
            for k, v, ts in collector.outputs[topic]]
@@ -164,3 +167,57 @@ def test_aggregate_timestamp_and_late_drop_semantics_in_batches():
     # the store dropped windows past the retention (size + grace = 150 ms) behind the
     # newest window start
     assert [key for key, _ in rows] == ["[a@1500/1600]"]
+
+
+def test_restored_windows_are_updated_as_unfused():
+    """Keys already in the store (restored from the changelog) have no windowed key made by
+    the fused loop yet: their first update must still forward the right key and count."""
+    prefill = [("a", (7, 20), 0), ("b", (2, 10), 0), ("z", (1, 30), 0)]
+    for batch in (1, 3, len(RECORDS)):
+        fused = _through_batches("tumbling", True, batch, prefill=prefill)
+        assert fused == _through_batches("tumbling", False, batch, prefill=prefill)
+        counts = [(key, count) for _topic, key, count, _ts in fused[0]]
+        assert counts[:2] == [("[a@0/100]", "8"), ("[b@0/100]", "3")]
+
+
+def test_many_open_windows_match_unfused():
+    """A grace period spanning many windows: records hop between more open windows than the
+    fused loop keeps windowed keys for, and back again."""
+    records = [(key, "v", ts) for ts in range(0, 400, 7) for key in ("a", "b")]
+    records += [("a", "v", ts) for ts in (390, 250, 310, 260, 395, 215, 330, 305)]
+
+    def hop(b):
+        (b.stream("in").group_by_key().windowed_by(TimeWindows.of_size_and_grace(20, 200))
+         .count(materialized="store").to_stream().to("out"))
+
+    TOPOLOGIES["many_open"] = hop
+    try:
+        for batch in (1, 5, len(records)):
+            fused = _through_batches("many_open", True, batch, records)
+            assert fused == _through_batches("many_open", False, batch, records)
+    finally:
+        del TOPOLOGIES["many_open"]
+
+
+def test_repeated_updates_forward_equal_immutable_looking_keys():
+    """One windowed key per key and window may be reused for every update: each forwarded
+    key still equals (and hashes as) a freshly built one, with its own key and window."""
+    from streamnb.dsl.windows import TimeWindow, Windowed
+
+    topology = _topology("tumbling")
+    groups = topology.subtopologies()
+    merged = Subtopology(0, [n for g in groups for n in g.nodes], [], [],
+                         [s for g in groups for s in g.stores])
+    collector = _Collector()
+    task = Task("0_0", topology, merged, collector, "app", {"operator.fusion": True})
+    run = task.batch_entry("in")
+    run([("a", "x", 1), ("b", "x", 2), ("a", "x", 3)])
+    run([("a", "x", 4), ("a", "x", 104)])
+    keys = [key for key, _value, _ts in collector.outputs["out"]]
+    expected = [("a", 0), ("b", 0), ("a", 0), ("a", 0), ("a", 100)]
+    for key, (name, start) in zip(keys, expected, strict=True):
+        fresh = Windowed(name, TimeWindow(start, start + 100))
+        assert key == fresh and hash(key) == hash(fresh)
+        assert (key.key, key.window.start, key.window.end) == (name, start, start + 100)
+    assert [value for _key, value, _ts in collector.outputs["out"]] == [1, 1, 2, 3, 1]
+    task.close()
