@@ -4,6 +4,7 @@ input stream, the processing rate it keeps meanwhile, and the cost of paged rang
     python bench/bench_query.py [--keys 1000000] [--rate 50000] [--seconds 20]
                                 [--qps 1000] [--rest-qps 500] [--closed]
     python bench/bench_query.py --paging [--keys 1000000]
+    python bench/bench_query.py --gil [--seconds 5] [--rest-qps 500]
 
 A table store is loaded with ``--keys`` keys from a 2-partition topic on a fresh noida-db;
 then a producer process writes ``--rate`` updates/s of random keys. Phases of ``--seconds``
@@ -15,6 +16,13 @@ prints the query p50/p99, the processing rate and this process's CPU (process_ti
 ``--paging`` needs no broker: it times one page of 100 (first page, and from a cursor in
 the middle) on ``--keys`` keys, for the full-scan page (the previous implementation, kept
 as ``paging.scan_page``) and the cursor page, on an in-memory and a sqlite store.
+
+``--gil`` needs no broker either: REST latency and throughput next to one busy Python
+thread, with the REST server's switch interval at 5 ms (Python's default) and at its own.
+
+Each broker phase also says whether the app kept up with the offered rate (then the
+processed rate is NOT its capacity), drained a backlog, or was saturated (lag grew: the
+processed rate is its capacity while queried), and the CPU it spent per record.
 """
 
 from __future__ import annotations
@@ -84,7 +92,8 @@ def steady(bootstrap: str, keys: int, rate: int, stop: Any, sent: Any) -> None:
     producer.flush(30)
 
 
-def rest_client(address: str, keys: int, seconds: float, qps: float, out: Any) -> None:
+def rest_client(address: str, keys: int, seconds: float, qps: float, out: Any,
+                fixed_path: str | None = None) -> None:
     """REST key queries over one keep-alive connection for ``seconds``, paced at ``qps``
     (0: as fast as answers come), in its own process as a real client would be."""
     host, port = address.removeprefix("http://").split(":")
@@ -95,7 +104,7 @@ def rest_client(address: str, keys: int, seconds: float, qps: float, out: Any) -
     end = time.monotonic() + seconds
     next_at = time.monotonic()
     while time.monotonic() < end:
-        path = f"/v1/stores/kv-store/key?key={key_of(rng.randrange(keys))}"
+        path = fixed_path or f"/v1/stores/kv-store/key?key={key_of(rng.randrange(keys))}"
         t0 = time.perf_counter_ns()
         conn.request("GET", path)
         response = conn.getresponse()
@@ -192,9 +201,90 @@ def bench_paging(keys: int) -> None:
                 extra = ""
             print(f"  {name:<9} {where:<16} full scan {scan[0]:8.1f} / {scan[1]:8.1f}   "
                   f"cursor {cursor[0]:7.3f} / {cursor[1]:7.3f}{extra}")
+    ints = PersistentKeyValueStore("i", max_dirty_entries=200_000)
+    ints.init(workdir / "i")
+    for i in order:
+        ints.put(i, (i, 0))
+    ints.flush()
+    builds = paging.stats["builds"]
+    first = time.perf_counter()
+    paging.sql_page(ints, lock, None, None, False, NO_CURSOR, 100)
+    first = (time.perf_counter() - first) * 1e3
+    scan = timed(lambda: paging.scan_page(ints, lock, None, None, False, keys // 2, 100), 3)
+    cursor = timed(lambda: paging.sql_page(ints, lock, None, None, False, keys // 2, 100),
+                   200)
+    for i in order[:1000]:  # rows written since the sorted key list: caught up, not rebuilt
+        ints.put(keys + i, (i, 1))
+    ints.flush()
+    caught = timed(lambda: paging.sql_page(ints, lock, None, None, False, keys // 2, 100),
+                   200)
+    assert paging.stats["builds"] == builds + 1
+    print(f"  {'sqlite int':<9} after middle key full scan {scan[0]:8.1f} / {scan[1]:8.1f}   "
+          f"cursor {cursor[0]:7.3f} / {cursor[1]:7.3f} (+ the sorted key list, built once: "
+          f"{first:.0f} ms; after 1,000 new rows: {caught[0]:.3f} / {caught[1]:.3f})")
+    ints.close()
     memory.close()
     sqlite.close()
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bench_gil(seconds: float, qps: float) -> None:
+    """The GIL hand-off cost alone, without a broker: the real REST server (health
+    endpoint) next to a pure-Python busy thread standing in for the stream thread, with
+    the server's switch interval at Python's 5 ms and at the one it uses, interleaved."""
+    import threading
+    from types import SimpleNamespace
+
+    from streamnb.query import rest as rest_module
+
+    class _Streams:
+        client_id = "bench-gil"
+
+        def state(self) -> str:
+            return "RUNNING"
+
+    server = rest_module.RestServer(SimpleNamespace(streams=_Streams()), "127.0.0.1", 0,
+                                    None)
+    server.start()
+    ctx = multiprocessing.get_context("spawn")
+    default = rest_module.switch_interval.interval
+    try:
+        for round_ in range(2):
+            for interval in (0.005, default):
+                rest_module.switch_interval.interval = interval
+                done = threading.Event()
+                count = [0]
+
+                def busy(done: threading.Event = done, count: list[int] = count) -> None:
+                    table: dict[int, int] = {}
+                    n = 0
+                    while not done.is_set():
+                        for i in range(1000):
+                            table[i] = table.get(i, 0) + n
+                        n += 1
+                    count[0] = n * 1000
+                worker = threading.Thread(target=busy, daemon=True)
+                cpu0, t0 = time.process_time(), time.monotonic()
+                worker.start()
+                results = ctx.Queue()
+                client = ctx.Process(target=rest_client, args=(
+                    server.url, 0, seconds, qps, results, "/health/live"))
+                client.start()
+                samples = results.get(timeout=seconds + 60)
+                client.join(30)
+                done.set()
+                worker.join()
+                elapsed = time.monotonic() - t0
+                cpu = time.process_time() - cpu0
+                p50, p99, _ = percentiles(samples)
+                print(f"round {round_ + 1} switch {interval * 1e3:>4.1f} ms: REST "
+                      f"{len(samples) / seconds:>5,.0f}/s of {qps:g} p50={p50:>7.1f} us "
+                      f"p99={p99:>9.1f} us | busy thread {count[0] / elapsed / 1e6:5.2f} M "
+                      f"ops/s, {count[0] / max(cpu, 1e-9) / 1e6:5.2f} M ops per CPU-s",
+                      flush=True)
+    finally:
+        rest_module.switch_interval.interval = default
+        server.stop()
 
 
 def main() -> None:
@@ -208,14 +298,30 @@ def main() -> None:
                         help="also run tight query loops (closed loop)")
     parser.add_argument("--switch-ms", type=float, default=None,
                         help="sys.setswitchinterval for the app process (default: Python's 5)")
+    parser.add_argument("--rest-switch-ms", type=float, default=None,
+                        help="the switch interval the REST server sets while a connection is "
+                             "open (default: rest.REST_SWITCH_INTERVAL_S; 5 = off, for A/B)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated phases to run: idle,inproc,rest (default all)")
+    parser.add_argument("--gil", action="store_true",
+                        help="REST latency next to a busy thread only (no broker), A/B of "
+                             "the REST switch interval")
     parser.add_argument("--paging", action="store_true",
                         help="time paged range reads only (no broker)")
     args = parser.parse_args()
     if args.paging:
         bench_paging(args.keys)
         return
+    if args.gil:
+        bench_gil(args.seconds, args.rest_qps)
+        return
     if args.switch_ms is not None:
         sys.setswitchinterval(args.switch_ms / 1000.0)
+    if args.rest_switch_ms is not None:
+        from streamnb.query import rest as rest_module
+
+        rest_module.switch_interval.interval = args.rest_switch_ms / 1000.0
+    only = {p.strip() for p in args.only.split(",") if p.strip()} or {"idle", "inproc", "rest"}
     workdir = Path(tempfile.mkdtemp(prefix="streamnb-bench-query-"))
     broker = start_noida(workdir / "broker", reuse_running=False)
     streams = None
@@ -250,13 +356,21 @@ def main() -> None:
         feeder.start()
         time.sleep(3.0)  # let the stream settle at the target rate
 
+        def lag() -> int:
+            """Records produced but not processed yet (approximate: ``sent`` counts
+            records handed to the producer, some may still be in flight)."""
+            return args.keys + sent.value - streams.metrics()["process-total"]
+
         def phase(name: str, run: Any) -> None:
             processed_before = streams.metrics()["process-total"]
+            sent_before, lag_before = sent.value, lag()
             cpu_before, started = time.process_time(), time.monotonic()
             samples = run()
             elapsed = time.monotonic() - started
             cpu = time.process_time() - cpu_before
             processed = streams.metrics()["process-total"] - processed_before
+            offered = (sent.value - sent_before) / elapsed
+            lag_after = lag()
             line = f"{name:<28}"
             if samples:
                 p50, p99, _mean = percentiles(samples)
@@ -264,8 +378,20 @@ def main() -> None:
                          f"p50={p50:>8.1f} us p99={p99:>10.1f} us")
             else:
                 line += " " * 62
-            print(f"{line} | processed {processed / elapsed:>7,.0f} rec/s | "
-                  f"app CPU {100 * cpu / elapsed:4.0f}%", flush=True)
+            # Honest processing figures: the processed rate is capped by the offered rate
+            # when the app keeps up, and exceeds it while a backlog drains; only a growing
+            # lag means the app was saturated (processed = its capacity while queried).
+            if lag_after - lag_before > offered * 0.5:
+                verdict = "SATURATED (processed = capacity)"
+            elif lag_before - lag_after > offered * 0.5:
+                verdict = "draining backlog (rate > offered)"
+            else:
+                verdict = "keeping up (capacity not reached)"
+            per_record = 1e6 * cpu / processed if processed else float("nan")
+            print(f"{line} | processed {processed / elapsed:>7,.0f} rec/s of "
+                  f"{offered:>7,.0f} offered, lag {lag_before:>9,} -> {lag_after:>9,} "
+                  f"{verdict} | app CPU {100 * cpu / elapsed:4.0f}% "
+                  f"({per_record:.1f} us/rec)", flush=True)
 
         def rest(qps: float) -> list[int]:
             results = ctx.Queue()
@@ -277,10 +403,13 @@ def main() -> None:
             return samples
 
         print(f"phases of {args.seconds:.0f} s, offered {args.rate:,} rec/s:")
-        phase("no queries", lambda: time.sleep(args.seconds) or [])
-        phase(f"in-process paced {args.qps:g}/s",
-              lambda: in_process(streams, args.keys, args.seconds, args.qps))
-        phase(f"REST paced {args.rest_qps:g}/s", lambda: rest(args.rest_qps))
+        if "idle" in only:
+            phase("no queries", lambda: time.sleep(args.seconds) or [])
+        if "inproc" in only:
+            phase(f"in-process paced {args.qps:g}/s",
+                  lambda: in_process(streams, args.keys, args.seconds, args.qps))
+        if "rest" in only:
+            phase(f"REST paced {args.rest_qps:g}/s", lambda: rest(args.rest_qps))
         if args.closed:
             phase("in-process tight loop",
                   lambda: in_process(streams, args.keys, args.seconds, 0))

@@ -101,7 +101,8 @@ def openapi_document() -> dict[str, Any]:
                         {"type": "boolean"})],
                 _json("A page of entries"), *store_errors),
             "/v1/stores/{store}/window": _get(
-                "Windows of a key (routed), or of all keys by window start (local)",
+                "Windows of a key (routed), or of all keys by window start, gathered from "
+                "every instance (local_only=true: this instance's partitions)",
                 [_STORE, _param("key", "The key (optional)", {"type": "string"}),
                  _param("from", "Lowest window start (ms)", {"type": "integer", "minimum": 0}),
                  _param("to", "Highest window start (ms)", {"type": "integer", "minimum": 0}),

@@ -13,7 +13,9 @@ A paged walk resumes from the last key of the previous page (the cursor ``after`
   always gets a snapshot at least as fresh as the bound.
 * persistent (sqlite) stores: ``WHERE key > ? ORDER BY key LIMIT n`` on the encoded keys,
   overlaid with the writes not flushed yet, when the encoded order equals Python's order
-  (str and bytes keys); other key types take the generic path.
+  (str and bytes keys); int keys (whose text encoding does not sort numerically) walk a
+  sorted list of the store's int keys kept exact by reading the rows written since
+  (``int_page``); other key types take the generic path.
 * anything else (or keys that do not compare): one scan keeping the page
   (``heapq.nsmallest``), which is O(n) but never sorts or copies the whole store.
 
@@ -33,6 +35,7 @@ from contextlib import AbstractContextManager
 from operator import itemgetter
 from typing import Any
 
+from ..errors import InvalidStateStoreException
 from ..state._base import in_range, sort_key
 from .queries import NO_CURSOR
 
@@ -149,6 +152,8 @@ def sql_page(store: Any, lock: AbstractContextManager[Any], lower: Any, upper: A
     given = [v for v in (lower, upper) if v is not None]
     if after is not NO_CURSOR:
         given.append(after)
+    if all(type(v) is int for v in given) and _int_only(store, lock):
+        return int_page(store, lock, lower, upper, descending, after, limit)
     families = {_family(v) for v in given}
     if len(families) > 1 or None in families:
         return None
@@ -216,6 +221,144 @@ def _sql_page(store: Any, prefix: str, encode: Callable[[Any], str], lower: Any,
     return [entry for _ekey, entry in merged[:limit]]
 
 
+# -- int keys in a persistent store -------------------------------------------------------
+# Rows hold int keys as "i" + decimal text, whose text order is not numeric ("i10" < "i9").
+# Pages must follow the documented order (Python's, as in-memory stores and ``range`` give),
+# so the int keys are kept in a sorted list built once per store, and kept EXACT without
+# rebuilding: sqlite gives a written row a rowid above every existing one, so the rows
+# written since are ``rowid > seen`` (an index read). The row at ``seen`` is checked on
+# every page: if it was deleted or replaced by another key, rowids may have been reused
+# and the list is rebuilt.
+_INT_CHUNK = 50_000  # keys read per statement while building (the lock is let go between)
+
+
+class _IntKeys:
+    __slots__ = ("conn", "keys", "new", "new_sorted", "seen", "seen_key")
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.keys: list[int] = []  # sorted: the int keys when built
+        self.new: set[int] = set()  # int keys written since that are not in ``keys``
+        self.new_sorted: list[int] = []
+        self.seen = 0  # the highest rowid read
+        self.seen_key: str | None = None  # the key of that row then
+
+
+_int_keys: weakref.WeakKeyDictionary[Any, _IntKeys] = weakref.WeakKeyDictionary()
+
+
+def _int_only(store: Any, lock: AbstractContextManager[Any]) -> bool:
+    if getattr(store, "_conn", None) is None:
+        return False
+    with lock:
+        return _only(store, "i")
+
+
+def _sql(store: Any, sql: str, args: tuple[Any, ...]) -> list[Any]:
+    from ..state.persistent import TABLE
+
+    return store._conn.execute(sql.replace("{T}", f'"{TABLE}"'), args).fetchall()
+
+
+def _top_intact(store: Any, snap: _IntKeys) -> bool:
+    row = _sql(store, "SELECT key FROM {T} WHERE rowid = ?", (snap.seen,))
+    return (row[0][0] if row else None) == snap.seen_key
+
+
+def _build_int_keys(store: Any, lock: AbstractContextManager[Any]) -> _IntKeys:
+    with lock:
+        snap = _IntKeys(store._conn)
+        top = _sql(store, "SELECT rowid, key FROM {T} ORDER BY rowid DESC LIMIT 1", ())
+        if top:
+            snap.seen, snap.seen_key = top[0]
+    keys: list[int] = []
+    mark = "i"
+    while True:  # in chunks, letting the stream thread in between
+        with lock:
+            if store._conn is not snap.conn:
+                raise InvalidStateStoreException(
+                    f"store {store.name!r} was closed while a range query read its keys; "
+                    "retry once it is open again")
+            chunk = _sql(store, "SELECT key FROM {T} WHERE key > ? AND key < 'j' "
+                         "ORDER BY key LIMIT ?", (mark, _INT_CHUNK))
+        keys.extend(int(ekey[1:]) for (ekey,) in chunk)
+        if len(chunk) < _INT_CHUNK:
+            break
+        mark = chunk[-1][0]
+    keys.sort()
+    snap.keys = keys
+    stats["builds"] += 1
+    return snap
+
+
+def _catch_up(store: Any, snap: _IntKeys) -> bool:
+    """Add the int keys of rows written since the last look; False: rebuild instead."""
+    if store._conn is not snap.conn or not _top_intact(store, snap):
+        return False
+    rows = _sql(store, "SELECT rowid, key FROM {T} WHERE rowid > ? ORDER BY rowid",
+                (snap.seen,))
+    if rows:
+        keys, new = snap.keys, snap.new
+        before = len(new)
+        for _rowid, ekey in rows:
+            if ekey[:1] == "i":
+                key = int(ekey[1:])
+                i = bisect.bisect_left(keys, key)
+                if i == len(keys) or keys[i] != key:
+                    new.add(key)
+        snap.seen, snap.seen_key = rows[-1]
+        if len(new) != before:
+            snap.new_sorted = sorted(new)
+    return len(snap.new) <= max(10_000, len(snap.keys) // 4)
+
+
+def _slice(keys: list[int], low: int | None, high: int | None, descending: bool) -> Any:
+    i = 0 if low is None else bisect.bisect_left(keys, low)
+    j = len(keys) if high is None else bisect.bisect_right(keys, high)
+    steps = range(j - 1, i - 1, -1) if descending else range(i, j)
+    return (keys[k] for k in steps)
+
+
+def int_page(store: Any, lock: AbstractContextManager[Any], lower: Any, upper: Any,
+             descending: bool, after: Any, limit: int) -> list[tuple[Any, Any]]:
+    """A page of a persistent store whose keys are all ints, in numeric order."""
+    snap = _int_keys.get(store)
+    with lock:
+        fresh = snap is not None and _catch_up(store, snap)
+    if not fresh:
+        snap = _build_int_keys(store, lock)
+        with lock:
+            _catch_up(store, snap)
+        _int_keys[store] = snap
+    assert snap is not None
+    low, high = lower, upper
+    if after is not NO_CURSOR:
+        if descending:
+            high = after - 1 if high is None else min(high, after - 1)
+        else:
+            low = after + 1 if low is None else max(low, after + 1)
+    if low is not None and high is not None and low > high:
+        return []
+    out: list[tuple[Any, Any]] = []
+    with lock:
+        pending = sorted(int(ekey[1:]) for ekey in store._dirty if ekey[:1] == "i")
+        sources = [_slice(snap.keys, low, high, descending),
+                   _slice(snap.new_sorted, low, high, descending),
+                   _slice(pending, low, high, descending)]
+        last = None
+        get = store.get
+        for key in heapq.merge(*sources, reverse=descending):
+            if key == last:
+                continue
+            last = key
+            value = get(key)
+            if value is not None:
+                out.append((key, value))
+                if len(out) >= limit:
+                    break
+    return out
+
+
 # -- the generic path ---------------------------------------------------------------------
 def scan_page(store: Any, lock: AbstractContextManager[Any], lower: Any, upper: Any,
               descending: bool, after: Any, limit: int) -> list[tuple[Any, Any]]:
@@ -278,4 +421,4 @@ def range_page(store: Any, lock: AbstractContextManager[Any], lower: Any, upper:
 
 
 __all__ = ["MAX_AGE_S", "REBUILD_FACTOR", "dict_page", "range_page", "scan_page", "sql_page",
-           "stats"]
+           "stats", "int_page"]

@@ -185,10 +185,44 @@ class Handlers:
         limit = self._limit(params)
         result = self._local(store, WindowRangeQuery.with_window_start_range(start, end),
                              params)
-        rows = _rows(result)
-        rows.sort(key=lambda r: (r.get("window_start", 0), repr(r.get("key"))))
+        rows, served, position, truncated = self._gather(store, result, params, headers, path)
+        rows.sort(key=lambda r: (r.get("window_start", 0), repr(r.get("key")),
+                                 r.get("partition", -1)))
         return 200, {"store": store, "items": rows[:limit], "count": min(len(rows), limit),
-                     "truncated": len(rows) > limit, "position": result.position.to_json()}
+                     "truncated": truncated or len(rows) > limit,
+                     "partitions": sorted(p for p in served if p is not None),
+                     "served_by": sorted(set(served.values())),
+                     "position": position.to_json()}
+
+    def _gather(self, store: str, result: StateQueryResult, params: Params, headers: Any,
+                path: str) -> tuple[list[dict[str, Any]], dict[Any, str], Position, bool]:
+        """This instance's rows plus those of every other instance owning partitions of
+        ``store`` (asked with the same path, local_only), each partition counted once."""
+        rows = _rows(result)
+        partitions = sorted(result.partition_results)
+        served: dict[Any, str] = {p: self.streams.client_id for p in partitions}
+        position = result.position
+        truncated = False
+        local_only = boolean(params, "local_only") or headers.get(FORWARDED) is not None
+        targets = [] if local_only else self._remotes(store, partitions)
+        if targets:
+            rows = json.loads(dumps(rows))  # the same JSON forms as the remote rows
+            try:
+                bodies = fanout.fetch_all(targets, path, headers.get("Authorization"),
+                                          self.streams.client_id, _FANOUT_TIMEOUT_S)
+            except fanout.FanoutError as exc:
+                self.service.metadata.invalidate()
+                raise ApiError(503, "owner_unreachable", str(exc),
+                               partitions=exc.partitions) from None
+            position = position.copy()
+            for target, body in bodies:
+                truncated = truncated or bool(body.get("truncated"))
+                for row in body.get("items", []):
+                    if served.setdefault(row.get("partition"), target.client_id) == (
+                            target.client_id):
+                        rows.append(row)
+                position.merge(Position.from_map(body.get("position") or {}))
+        return rows, served, position, truncated
 
     def range(self, store: str, params: Params, headers: Any, path: str) -> tuple[int, Any]:
         self._store(store, ("key_value",), "/range")
@@ -205,29 +239,8 @@ class Handlers:
         if order == "desc":
             query = query.with_descending_keys()
         result = self._local(store, query, params)
-        rows = _rows(result)
-        partitions = sorted(result.partition_results)
-        served = {p: self.streams.client_id for p in partitions}
-        position = result.position
-        local_only = boolean(params, "local_only") or headers.get(FORWARDED) is not None
-        targets = [] if local_only else self._remotes(store, partitions)
-        if targets:  # gather the other instances' pages, then merge in key order
-            rows = json.loads(dumps(rows))  # the same JSON forms as the remote rows
-            auth = headers.get("Authorization")
-            try:
-                bodies = fanout.fetch_all(targets, path, auth, self.streams.client_id,
-                                          _FANOUT_TIMEOUT_S)
-            except fanout.FanoutError as exc:
-                self.service.metadata.invalidate()
-                raise ApiError(503, "owner_unreachable", str(exc),
-                               partitions=exc.partitions) from None
-            position = position.copy()
-            for target, body in bodies:
-                for row in body.get("items", []):
-                    if served.setdefault(row.get("partition"), target.client_id) == (
-                            target.client_id):
-                        rows.append(row)
-                position.merge(Position.from_map(body.get("position") or {}))
+        # gather the other instances' pages, then merge in key order
+        rows, served, position, _ = self._gather(store, result, params, headers, path)
         page = fanout.merge_rows(rows, order == "desc", limit)
         return 200, {
             "store": store, "items": page, "count": len(page),

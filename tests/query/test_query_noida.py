@@ -93,6 +93,8 @@ def app(tmp_path_factory):
         placed = {k: sender.send("tbl", k, f"v-{k}") for k in KEYS}
         for i in range(6):
             sender.send("events", "e1" if i % 2 else "e2", "x", timestamp=1_000 + i)
+        for i in range(8):  # windows [60 s, 120 s) spread over both partitions
+            sender.send("events", f"w{i}", "x", timestamp=70_000 + i)
         sender.send("vtbl", "x", "old", timestamp=1_000)
         sender.send("vtbl", "x", "new", timestamp=2_000)
         app_id = unique_name("iq")
@@ -205,6 +207,29 @@ def test_window_and_versioned_over_rest(app):
     assert status == 200 and body["value"] == "old" and body["valid_to"] == 2000
     status, body = get(f"{base}/v1/stores/vstore/versioned?key=x&all_versions=true")
     assert status == 200 and [i["value"] for i in body["items"]] == ["old", "new"]
+
+
+def test_window_range_over_rest_gathers_every_instance(app):
+    wanted = [f"w{i}" for i in range(8)]
+    url = "/v1/stores/wstore/window?from=60000&to=60000"
+
+    def seen(client, extra=""):
+        status, body = get(app[client].rest_address + url + extra)
+        assert status == 200, body
+        return body
+    wait_for(lambda: [i["key"] for i in seen("one")["items"]] == wanted,
+             what="every windowed count, gathered from both instances")
+    for client in ("one", "two"):
+        body = seen(client)
+        assert [(i["key"], i["value"], i["window_start"]) for i in body["items"]] == [
+            (k, 1, 60_000) for k in wanted]
+        assert body["partitions"] == [0, 1] and body["truncated"] is False
+        assert body["served_by"] == sorted([app["one"].client_id, app["two"].client_id])
+        page = seen(client, "&limit=3")
+        assert [i["key"] for i in page["items"]] == wanted[:3] and page["truncated"] is True
+    mine = [i["key"] for i in seen("one", "&local_only=true")["items"]]
+    theirs = [i["key"] for i in seen("two", "&local_only=true")["items"]]
+    assert mine and theirs and sorted(mine + theirs) == wanted
 
 
 def test_range_pages_walk_the_local_store(app):
