@@ -9,6 +9,7 @@ instead. ipywidgets and bokeh are imported here, on first use, never by ``import
 
 from __future__ import annotations
 
+import datetime
 import html
 import os
 import sys
@@ -373,14 +374,17 @@ class WindowedPlotView:
     min_interval = 0.5
 
     def __init__(self, target: Target, store: str, keys: int = 8, windows: int = 60) -> None:
-        from bokeh.models import ColumnDataSource, Legend, LegendItem
+        from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
         from bokeh.palettes import Category10_10
         from bokeh.plotting import figure
         if windows < 1:
             raise ValueError(f"windows must be >= 1, got {windows}")
         self.target, self.store, self.max_keys = target, store, keys
         self.windows = windows  # window sizes of history read from a running app
+        # Explicit ranges, set from the data on every refresh: the model is sent whole to the
+        # front end, where auto-ranging keeps its first extent and new windows fall outside.
         self.figure = figure(height=260, width=640, x_axis_type="datetime",
+                             x_range=Range1d(0, 1), y_range=Range1d(0, 1),
                              title=f"{store}: waiting for data", toolbar_location=None)
         self.figure.xaxis.axis_label = "window start"
         self.figure.yaxis.axis_label = "value"
@@ -438,6 +442,7 @@ class WindowedPlotView:
         if self.figure.title.text != title:
             self.figure.title.text = title
             changed = True
+        changed = self._fit_ranges(frame[frame["key"].isin(keys)]) or changed
         caption = self._caption(frame, keys, dropped)
         if caption != self.caption.value:
             self.caption.value = caption
@@ -446,6 +451,22 @@ class WindowedPlotView:
         if changed:
             self.model.update_from_model(self.figure)  # one trait change: the whole plot
             self.updates += 1
+
+    def _fit_ranges(self, shown: Any) -> bool:
+        """Fit both axes to the windows shown (a little room around them); True if changed."""
+        if shown.empty:
+            return False
+        first, last = shown["window_start"].min(), shown["window_start"].max()
+        pad = (last - first) * 0.04 if last > first else datetime.timedelta(seconds=1)
+        top = float(shown["value"].max())
+        bounds = ((self.figure.x_range, first - pad, last + pad),
+                  (self.figure.y_range, 0, top * 1.08 if top > 0 else 1))
+        changed = False
+        for axis, start, end in bounds:
+            if axis.start != start or axis.end != end:
+                axis.start, axis.end = start, end
+                changed = True
+        return changed
 
     def _frame(self, streams: Any) -> Any:
         """The windows to plot. From a running app only those starting within ``windows``

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 
+import pandas as pd
 import pytest
 
 from streamnb import StreamsBuilder, TimeWindows, TopologyTestDriver
@@ -163,6 +164,15 @@ def test_windowed_plot_has_one_line_per_key():
         assert bundles and not patches
         assert "late/dropped records: 2" in str(bundles[-1]["docs_json"])
         assert plot.legend.items[0].label.value == "u1"  # a text, not a column name
+        # Explicit ranges that cover the windows shown (u1 at 0 and 60 s, u2 at 60 s), so
+        # windows that arrive later are not drawn outside a range the front end kept.
+        x_range, y_range = plot.figure.x_range, plot.figure.y_range
+        assert x_range.start < pd.Timestamp(0, unit="ms", tz="UTC")
+        assert x_range.end > pd.Timestamp(60_000, unit="ms", tz="UTC")
+        assert y_range.start == 0 and y_range.end >= 2
+        topic.pipe_input("u1", "x", timestamp=185_000)  # a new window, later than all shown
+        topic.pipe_input("u1", "x", timestamp=186_000)
+        assert wait_for(lambda: x_range.end > pd.Timestamp(180_000, unit="ms", tz="UTC"))
     finally:
         _updater.stop_all()
         streams.close()
