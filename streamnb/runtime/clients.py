@@ -179,7 +179,10 @@ class TopicProducer:
     def __init__(self, target: Any = None, *, config: Mapping[str, Any] | None = None,
                  linger_ms: int = 5) -> None:
         self.where = _Where(target, config)
-        conf: dict[str, Any] = {"linger.ms": linger_ms, "logger": _LOG}
+        # Kafka's default partitioner (murmur2), as the stream threads use: a keyed record
+        # written here lands on the partition a repartition or join expects for its key.
+        conf: dict[str, Any] = {"linger.ms": linger_ms, "logger": _LOG,
+                                "partitioner": "murmur2_random"}
         conf.update(self.where.producer_conf)
         conf["bootstrap.servers"] = self.where.bootstrap
         self._producer = Producer(conf)

@@ -105,3 +105,19 @@ def test_bad_targets(kafka):
         produce(3.5, "t", ["x"])
     with pytest.raises(MissingSourceTopicException, match="check the name"):
         TopicTail(kafka.bootstrap_servers, unique_name("missing"))
+
+
+def test_keyed_records_land_on_kafkas_default_partition(kafka):
+    """produce() partitions like Java clients and the stream threads (murmur2), so data
+    written with it co-partitions with repartition topics and joins."""
+    from streamnb.query.murmur2 import partition_for
+    from streamnb.serde import Serdes
+
+    topic = unique_name("murmur")
+    keys = [f"key-{i}" for i in range(40)]
+    produce(kafka.bootstrap_servers, topic, [(k, 1) for k in keys], partitions=4)
+    got = tail_frame(kafka.bootstrap_servers, topic)
+    serde = Serdes.JSON()
+    expected = {k: partition_for(serde.serialize(topic, k), 4) for k in keys}
+    assert dict(zip(got["key"], got["partition"])) == expected
+    assert len(set(expected.values())) == 4  # the keys do spread over all partitions
