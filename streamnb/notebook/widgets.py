@@ -458,9 +458,12 @@ class WindowedPlotView:
             return False
         first, last = shown["window_start"].min(), shown["window_start"].max()
         pad = (last - first) * 0.04 if last > first else datetime.timedelta(seconds=1)
-        top = float(shown["value"].max())
-        bounds = ((self.figure.x_range, first - pad, last + pad),
-                  (self.figure.y_range, 0, top * 1.08 if top > 0 else 1))
+        bounds = [(self.figure.x_range, first - pad, last + pad)]
+        import pandas as pd
+
+        top = pd.to_numeric(shown["value"], errors="coerce").max()  # NaN: no number to plot
+        if top == top:
+            bounds.append((self.figure.y_range, 0, float(top) * 1.08 if top > 0 else 1))
         changed = False
         for axis, start, end in bounds:
             if axis.start != start or axis.end != end:

@@ -186,3 +186,27 @@ def test_text_dashboard_outside_a_kernel(wordcount):
     assert "in[0]: 5" in text
     assert "store counts-store (6 entries)" in text and "kafka" in text
     assert not _updater.updater_for(wordcount).running  # no thread for a text snapshot
+
+
+def test_windowed_plot_ranges_ignore_values_that_are_not_numbers():
+    """Aggregates may be dicts or strings: the x range still follows the windows, and the
+    y range is left alone rather than the refresh failing."""
+    builder = StreamsBuilder()
+    builder.stream("clicks").group_by_key().windowed_by(
+        TimeWindows.of_size_and_grace(60_000, 600_000)).aggregate(
+        lambda: {"n": 0}, lambda key, value, agg: {"n": agg["n"] + 1},
+        materialized="per-minute")
+    streams = DriverStreams(builder.build())
+    topic = streams.driver.create_input_topic("clicks")
+    for key, t in [("u1", 1_000), ("u2", 61_000), ("u1", 125_000)]:
+        topic.pipe_input(key, "x", timestamp=t)
+    try:
+        board = dashboard(streams, text=False, keys=2)
+        plot = next(v for v in board.views if isinstance(v, WindowedPlotView))
+        assert wait_for(lambda: plot.updates >= 1)
+        assert plot.keys_shown and not _updater.updater_for(streams).errors
+        assert plot.figure.x_range.end > pd.Timestamp(120_000, unit="ms", tz="UTC")
+        assert (plot.figure.y_range.start, plot.figure.y_range.end) == (0, 1)
+    finally:
+        _updater.stop_all()
+        streams.close()
