@@ -26,6 +26,7 @@ from .codecs import (
 from .config import StreamsConfig
 
 log = logging.getLogger("streamnb.runtime")
+_PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
 
 
 class ProductionException(StreamsException):
@@ -64,8 +65,10 @@ class RecordCollector:
 
     # -- delivery reports -------------------------------------------------------------------
     def on_delivery(self, err: KafkaError | None, msg: Any) -> None:
-        """librdkafka's delivery report; with ``delivery.report.only.error`` only failures."""
-        if err is None:
+        """librdkafka's delivery report; with ``delivery.report.only.error`` only failures.
+        Records purged by an aborted transaction are no failure: the stream thread aborts
+        on purpose (never calling ``purge`` otherwise), and they are processed again."""
+        if err is None or err.code() in _PURGED:
             return
         where = f"topic {msg.topic()!r} partition {msg.partition()}"
         exc = ProductionException(f"failed to produce a record to {where}: {err.str()}")

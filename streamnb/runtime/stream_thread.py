@@ -36,6 +36,20 @@ log = logging.getLogger("streamnb.runtime")
 KAFKA_LOG = logging.getLogger("streamnb.runtime.kafka")
 _PAUSE_GC = True  # see StreamThread._loop
 
+#: Commit errors meaning the group moved on without this member (a rebalance it has not
+#: seen yet): Kafka Streams' TaskMigratedException. Not fatal: the tasks are closed dirty
+#: and the consumer rejoins; their new owner resumes from the last committed offsets.
+_MIGRATED = frozenset({KafkaError.ILLEGAL_GENERATION, KafkaError.UNKNOWN_MEMBER_ID,
+                       KafkaError.REBALANCE_IN_PROGRESS, KafkaError.FENCED_INSTANCE_ID})
+
+
+def _task_migrated(exc: BaseException) -> bool:
+    """Whether ``exc`` is a commit failure that means the tasks moved (see _MIGRATED)."""
+    if not isinstance(exc, KafkaException) or not exc.args:
+        return False
+    error = exc.args[0]
+    return isinstance(error, KafkaError) and error.code() in _MIGRATED
+
 
 class DeserializationException(SerializationException):
     """A source record could not be deserialized and the handler said to fail."""
@@ -209,9 +223,9 @@ class StreamThread(threading.Thread):
 
     def _loop(self) -> None:
         consumer = self._consumer
-        producer = self._producer
         collector = self.collector
-        assert consumer is not None and producer is not None and collector is not None
+        # No local for the producer: an abort (a lost or migrated task) replaces it.
+        assert consumer is not None and self._producer is not None and collector is not None
         batch = max(1, self.config["streamnb.consume.batch.size"])
         poll_s = self.config["poll.ms"] / 1000.0
         interval = self.config["commit.interval.ms"] / 1000.0
@@ -236,7 +250,7 @@ class StreamThread(threading.Thread):
                 with self.lock:
                     if msgs:
                         if self._eos and not self._in_txn:
-                            producer.begin_transaction()
+                            self._producer.begin_transaction()
                             self._in_txn = True
                         self._process(msgs)
                     if self._multi:
@@ -247,12 +261,20 @@ class StreamThread(threading.Thread):
                 if paused:
                     msgs = None
                     gc.enable()
-            producer.poll(0)
+            self._producer.poll(0)
             collector.check()
             now = time.monotonic()
             if now >= next_commit or self._commit_requested():
                 self._note_positions()
-                self.commit()
+                try:
+                    self.commit()
+                except KafkaException as exc:
+                    if not _task_migrated(exc):
+                        raise
+                    self._tasks_migrated(exc)
+                    consumer.unsubscribe()  # rejoin, as Kafka's handleTaskMigrated does
+                    consumer.subscribe(self.plan.stream_topics, on_assign=self._on_assign,
+                                       on_revoke=self._on_revoke, on_lost=self._on_lost)
                 # As Kafka's StreamThread: the interval runs from the end of a commit.
                 next_commit = time.monotonic() + interval
             if now >= next_lag:
@@ -564,7 +586,13 @@ class StreamThread(threading.Thread):
         try:
             self._set_state("PARTITIONS_REVOKED")
             if self.error is None:
-                self.commit()
+                try:
+                    self.commit()
+                except KafkaException as exc:
+                    if not _task_migrated(exc):
+                        raise
+                    self._tasks_migrated(exc)
+                    return
             with self.lock:
                 self._close_tasks(clean=True)
         except BaseException as exc:
@@ -573,6 +601,17 @@ class StreamThread(threading.Thread):
             log.error("stream thread %s: revoking tasks failed: %s", self.name, exc)
             with self.lock:
                 self._close_tasks(clean=False)
+
+    def _tasks_migrated(self, exc: KafkaException) -> None:
+        """A commit found the group rebalanced without us: drop the open transaction and
+        close the tasks without committing (what they processed since the last commit is
+        processed again by their next owner: at-least-once duplicates, never a loss)."""
+        log.warning("stream thread %s: tasks migrated to another member during a rebalance "
+                    "(%s); closing them uncommitted and rejoining the group",
+                    self.name, exc.args[0].str())
+        with self.lock:
+            self._abort()
+            self._close_tasks(clean=False)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with self.lock:
