@@ -5,6 +5,7 @@ input stream, the processing rate it keeps meanwhile, and the cost of paged rang
                                 [--qps 1000] [--rest-qps 500] [--closed]
     python bench/bench_query.py --paging [--keys 1000000]
     python bench/bench_query.py --gil [--seconds 5] [--rest-qps 500]
+    python bench/bench_query.py --rest-cpu
 
 A table store is loaded with ``--keys`` keys from a 2-partition topic on a fresh noida-db;
 then a producer process writes ``--rate`` updates/s of random keys. Phases of ``--seconds``
@@ -19,6 +20,9 @@ as ``paging.scan_page``) and the cursor page, on an in-memory and a sqlite store
 
 ``--gil`` needs no broker either: REST latency and throughput next to one busy Python
 thread, with the REST server's switch interval at 5 ms (Python's default) and at its own.
+
+``--rest-cpu``: the REST server's CPU per key query, the real handler of a small idle app
+fed 5,000 requests from memory (no sockets, no client), median of 5 rounds.
 
 Each broker phase also says whether the app kept up with the offered rate (then the
 processed rate is NOT its capacity), drained a backlog, or was saturated (lag grew: the
@@ -247,11 +251,11 @@ def bench_gil(seconds: float, qps: float) -> None:
                                     None)
     server.start()
     ctx = multiprocessing.get_context("spawn")
-    default = rest_module.switch_interval.interval
+    default = server.switch_interval_s
     try:
         for round_ in range(2):
             for interval in (0.005, default):
-                rest_module.switch_interval.interval = interval
+                server.switch_interval_s = interval  # read by each new connection
                 done = threading.Event()
                 count = [0]
 
@@ -283,8 +287,63 @@ def bench_gil(seconds: float, qps: float) -> None:
                       f"ops/s, {count[0] / max(cpu, 1e-9) / 1e6:5.2f} M ops per CPU-s",
                       flush=True)
     finally:
-        rest_module.switch_interval.interval = default
         server.stop()
+
+
+def bench_rest_cpu(requests: int) -> None:
+    """CPU of the REST server per key query, without sockets or a client: the real handler
+    of a real app (a 1,000-key table on noida-db, idle) reads ``requests`` keep-alive
+    requests from memory and writes its answers to memory, in a loop in this thread;
+    ``time.thread_time`` of the loop, so other threads and processes do not count."""
+    import io
+
+    workdir = Path(tempfile.mkdtemp(prefix="streamnb-bench-restcpu-"))
+    broker = start_noida(workdir / "broker", reuse_running=False)
+    streams = None
+    try:
+        bootstrap = broker.bootstrap_servers
+        ensure_topics(bootstrap, {TOPIC: 2})
+        load(bootstrap, 1000)
+        builder = StreamsBuilder()
+        builder.table(TOPIC, materialized=Materialized.as_("kv-store"))
+        streams = KafkaStreams(builder.build(), {
+            "application.id": "bench-rest-cpu", "bootstrap.servers": bootstrap,
+            "state.dir": str(workdir / "state"), "default.key.serde": "string",
+            "default.value.serde": "string", "application.server": "127.0.0.1:0"})
+        streams.start()
+        started = time.monotonic()
+        while streams.state().name != "RUNNING" or (
+                streams.store("kv-store").approximate_num_entries() < 1000):
+            if time.monotonic() - started > 120:
+                raise SystemExit("the store did not fill up within 120 s")
+            time.sleep(0.1)
+        server = streams._query_service.rest
+        handler = server._server.RequestHandlerClass
+        rng = random.Random(3)
+        data = b"".join(
+            f"GET /v1/stores/kv-store/key?key={key_of(rng.randrange(1000))} HTTP/1.1\r\n"
+            "Host: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n".encode()
+            for _ in range(requests))
+        rounds = []
+        for _ in range(5):
+            h = handler.__new__(handler)
+            h.rfile, h.wfile = io.BytesIO(data), io.BytesIO()
+            h.client_address, h.close_connection = ("127.0.0.1", 0), False
+            cpu = time.thread_time()
+            for _ in range(requests):
+                h.handle_one_request()
+            rounds.append((time.thread_time() - cpu) / requests * 1e6)
+            answered = h.wfile.getvalue().count(b"HTTP/1.1 200 OK")
+            if answered != requests:
+                raise SystemExit(f"only {answered} of {requests} requests answered 200")
+        print(f"REST key query, server CPU per request (thread_time, {requests:,} requests "
+              f"per round): median {statistics.median(rounds):.1f} us, rounds "
+              + ", ".join(f"{r:.1f}" for r in rounds))
+    finally:
+        if streams is not None:
+            streams.close(30)
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:
@@ -299,13 +358,16 @@ def main() -> None:
     parser.add_argument("--switch-ms", type=float, default=None,
                         help="sys.setswitchinterval for the app process (default: Python's 5)")
     parser.add_argument("--rest-switch-ms", type=float, default=None,
-                        help="the switch interval the REST server sets while a connection is "
-                             "open (default: rest.REST_SWITCH_INTERVAL_S; 5 = off, for A/B)")
+                        help="streamnb.rest.switch.interval.ms: the switch interval the REST "
+                             "server sets while a connection is open (default 0.5; 5 = off, "
+                             "for A/B)")
     parser.add_argument("--only", default="",
                         help="comma-separated phases to run: idle,inproc,rest (default all)")
     parser.add_argument("--gil", action="store_true",
                         help="REST latency next to a busy thread only (no broker), A/B of "
                              "the REST switch interval")
+    parser.add_argument("--rest-cpu", action="store_true",
+                        help="server CPU per REST key query only (small app, no client)")
     parser.add_argument("--paging", action="store_true",
                         help="time paged range reads only (no broker)")
     args = parser.parse_args()
@@ -315,12 +377,11 @@ def main() -> None:
     if args.gil:
         bench_gil(args.seconds, args.rest_qps)
         return
+    if args.rest_cpu:
+        bench_rest_cpu(5000)
+        return
     if args.switch_ms is not None:
         sys.setswitchinterval(args.switch_ms / 1000.0)
-    if args.rest_switch_ms is not None:
-        from streamnb.query import rest as rest_module
-
-        rest_module.switch_interval.interval = args.rest_switch_ms / 1000.0
     only = {p.strip() for p in args.only.split(",") if p.strip()} or {"idle", "inproc", "rest"}
     workdir = Path(tempfile.mkdtemp(prefix="streamnb-bench-query-"))
     broker = start_noida(workdir / "broker", reuse_running=False)
@@ -338,6 +399,8 @@ def main() -> None:
             "state.dir": str(workdir / "state"), "default.key.serde": "string",
             "default.value.serde": "string", "commit.interval.ms": 1000,
             "application.server": "127.0.0.1:0",
+            **({} if args.rest_switch_ms is None else {
+                "streamnb.rest.switch.interval.ms": args.rest_switch_ms}),
         })
         started = time.monotonic()
         streams.start()

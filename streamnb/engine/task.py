@@ -151,6 +151,9 @@ class Task:
         """
         pending: dict[Any, Any] = {}
         send = self.ctx.collector.send_changelog
+        # One call per commit instead of one per key when the collector can (the runtime's
+        # compiled loop); the driver's collector sends one record per call, as before.
+        send_batch = getattr(self.ctx.collector, "send_changelog_batch", None)
         ctx = self.ctx
         partition = self.partition
         if keep_every_write:
@@ -173,6 +176,15 @@ class Task:
             log_change = pending.__setitem__  # values are (value, timestamp) or None
 
             def flush() -> None:
+                if not pending:
+                    return
+                if send_batch is not None:
+                    now = ctx.timestamp
+                    send_batch(topic, partition, [
+                        (key, None, now) if stored is None else (key, stored[0], stored[1])
+                        for key, stored in pending.items()], key_serde, value_serde)
+                    pending.clear()
+                    return
                 for key, stored in pending.items():
                     if stored is None:
                         send(topic, partition, key, None, ctx.timestamp, key_serde, value_serde)
@@ -181,10 +193,16 @@ class Task:
                 pending.clear()
         else:
             def log_change(key: Any, value: Any) -> None:
-                pending[key] = (value, ctx.timestamp)
+                pending[key] = (key, value, ctx.timestamp)  # already a changelog record
 
             def flush() -> None:
-                for key, (value, timestamp) in pending.items():
+                if not pending:
+                    return
+                if send_batch is not None:
+                    send_batch(topic, partition, list(pending.values()), key_serde, value_serde)
+                    pending.clear()
+                    return
+                for key, value, timestamp in pending.values():
                     send(topic, partition, key, value, timestamp, key_serde, value_serde)
                 pending.clear()
         self._changelog_flushes.append(flush)

@@ -14,10 +14,11 @@ import re
 import sys
 import threading
 import urllib.parse
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import prometheus
+from . import httpwire, prometheus
 from .jsonio import dumps
 from .openapi import openapi_document
 from .params import ApiError
@@ -25,7 +26,8 @@ from .rest_handlers import Handlers
 
 log = logging.getLogger("streamnb.query.rest")
 
-#: The GIL switch interval while a REST connection is open (Python's default is 5 ms).
+#: The default GIL switch interval while a REST connection is open (Python's default is
+#: 5 ms); ``streamnb.rest.switch.interval.ms`` sets it per client.
 REST_SWITCH_INTERVAL_S = 0.0005
 
 _STORE_ROUTE = re.compile(r"^/v1/stores/([^/]+)/(key|range|window|versioned|metadata)$")
@@ -41,30 +43,49 @@ class _SwitchInterval:
     matters while some thread WAITS for the GIL, so a small one costs the stream thread
     nothing when no request is being served; the previous value comes back when the last
     connection closes (unless someone else changed it meanwhile). Process-wide and
-    reference-counted, because several clients (and servers) can share a process."""
+    reference-counted, because several clients (and servers) can share a process; with
+    servers asking for different intervals, the smallest one among open connections holds."""
 
     def __init__(self, interval: float) -> None:
-        self.interval = interval
+        self.interval = interval  # for callers that do not say which one they want
         self._lock = threading.Lock()
-        self._open = 0
+        self._open: list[float] = []
         self._saved: float | None = None
+        self._applied: float | None = None
 
-    def enter(self) -> None:
+    def enter(self, interval: float | None = None) -> None:
         with self._lock:
-            self._open += 1
-            if self._open == 1:
-                current = sys.getswitchinterval()
-                if current > self.interval:
-                    self._saved = current
-                    sys.setswitchinterval(self.interval)
+            if not self._open:
+                self._saved = sys.getswitchinterval()
+                self._applied = None
+            self._open.append(self.interval if interval is None else interval)
+            self._apply()
 
-    def exit(self) -> None:
+    def exit(self, interval: float | None = None) -> None:
         with self._lock:
-            self._open -= 1
-            if self._open == 0 and self._saved is not None:
-                if abs(sys.getswitchinterval() - self.interval) < 1e-9:
-                    sys.setswitchinterval(self._saved)
-                self._saved = None
+            self._open.remove(self.interval if interval is None else interval)
+            if self._open:
+                self._apply()
+                return
+            if self._applied is not None and self._saved is not None and abs(
+                    sys.getswitchinterval() - self._applied) < 1e-9:
+                sys.setswitchinterval(self._saved)
+            self._saved = self._applied = None
+
+    def _apply(self) -> None:
+        """The smallest open interval, when below the saved one and nobody else changed the
+        interval since we last set it."""
+        assert self._saved is not None
+        current = sys.getswitchinterval()
+        if self._applied is not None and abs(current - self._applied) >= 1e-9:
+            return  # changed meanwhile by someone else: theirs stands
+        target = min(self._open)
+        if target < self._saved and (self._applied is None or abs(target - current) >= 1e-9):
+            sys.setswitchinterval(target)
+            self._applied = sys.getswitchinterval()
+        elif target >= self._saved and self._applied is not None:
+            sys.setswitchinterval(self._saved)
+            self._applied = None
 
 
 switch_interval = _SwitchInterval(REST_SWITCH_INTERVAL_S)
@@ -73,10 +94,13 @@ switch_interval = _SwitchInterval(REST_SWITCH_INTERVAL_S)
 class RestServer:
     """``start()`` binds and serves on a daemon thread; ``stop()`` closes the socket."""
 
-    def __init__(self, service: Any, bind: str, port: int, token: str | None) -> None:
+    def __init__(self, service: Any, bind: str, port: int, token: str | None,
+                 switch_interval_s: float = REST_SWITCH_INTERVAL_S) -> None:
         self.handlers = Handlers(service)
         self.service = service
         self.token = token
+        #: the GIL switch interval while one of this server's connections is open
+        self.switch_interval_s = switch_interval_s
         handler = type("Handler", (_Handler,), {"server_owner": self})
         try:
             self._server = ThreadingHTTPServer((bind, port), handler)
@@ -146,27 +170,57 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def setup(self) -> None:
-        self._switch = switch_interval  # the one entered is the one exited
-        self._switch.enter()
+        # the counter and the interval entered are the ones exited
+        self._switch = switch_interval
+        self._switch_s = self.server_owner.switch_interval_s
+        self._switch.enter(self._switch_s)
         try:
             super().setup()
         except BaseException:
-            self._switch.exit()
+            self._switch.exit(self._switch_s)
             raise
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self._switch.exit()
+            self._switch.exit(self._switch_s)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
         log.debug("%s %s", self.address_string(), format % args)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        parts = urllib.parse.urlsplit(self.path)
+    def parse_request(self) -> bool:
+        """A plain HTTP/1.0 or 1.1 request is read by ``httpwire`` (no email parser);
+        anything else by ``http.server``, which answers malformed requests."""
+        first = httpwire.split_request_line(self.raw_requestline)
+        if first is None:
+            return super().parse_request()
+        self.command, path, version = first
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.request_version = f"HTTP/{version[0]}.{version[1]}"
+        # as http.server: '//x' would read as a host to clients that follow our links
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+        self.close_connection = version < (1, 1)
         try:
-            status, body, kind = self.server_owner.route(parts.path, parts.query, self.headers)
+            self.headers = httpwire.read_headers(self.rfile)
+        except httpwire.HeaderError as exc:
+            self.close_connection = True
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc))
+            return False
+        connection = (self.headers.get("Connection") or "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        expect = (self.headers.get("Expect") or "").lower()
+        return version < (1, 1) or expect != "100-continue" or self.handle_expect_100()
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        path, _, query = self.path.partition("?")
+        path = path.partition("#")[0]
+        query = query.partition("#")[0]
+        try:
+            status, body, kind = self.server_owner.route(path, query, self.headers)
         except ApiError as exc:
             status, kind = exc.status, "application/json"
             body = {"error": exc.code, "message": exc.message, **exc.extra}
@@ -175,25 +229,16 @@ class _Handler(BaseHTTPRequestHandler):
             status, kind = 500, "application/json"
             body = {"error": "internal", "message": f"{type(exc).__name__}: {exc}"}
         data = body.encode() if isinstance(body, str) else dumps(body)
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        if status == 401:
-            self.send_header("WWW-Authenticate", "Bearer")
-        self._send_with_headers(data)
-
-    def _send_with_headers(self, data: bytes) -> None:
-        """Headers and body in ONE send: every blocking call gives up the GIL, and getting
-        it back can wait a whole switch interval (5 ms) while the stream thread computes,
-        so each write saved is latency saved under load."""
-        headers = getattr(self, "_headers_buffer", None)
-        if headers is None or self.request_version == "HTTP/0.9":
+        if log.isEnabledFor(logging.DEBUG):  # not a formatted line per request otherwise
+            self.log_request(status)
+        if self.request_version == "HTTP/0.9":
             self.wfile.write(data)
             return
-        headers.append(b"\r\n")
-        headers.append(data)
-        self._headers_buffer = []
-        self.wfile.write(b"".join(headers))
+        # Headers and body in ONE send: every blocking call gives up the GIL, and getting
+        # it back waits up to a switch interval while the stream thread computes.
+        self.wfile.write(httpwire.response_head(
+            self.protocol_version, status, self.version_string(), kind, len(data),
+            "WWW-Authenticate: Bearer\r\n" if status == 401 else "") + data)
 
     def _refuse(self) -> None:
         self.close_connection = True  # the request body is not read

@@ -153,7 +153,8 @@ class QueryService:
                 return
             config = self.streams.config
             self.rest = RestServer(self, config["streamnb.rest.bind.address"],
-                                   self.endpoint.port, config["streamnb.rest.auth.token"])
+                                   self.endpoint.port, config["streamnb.rest.auth.token"],
+                                   config["streamnb.rest.switch.interval.ms"] / 1000.0)
             self.rest.start()
             if self.endpoint.port == 0:  # an ephemeral port: advertise the one bound
                 self.endpoint = HostInfo(self.endpoint.host, self.rest.port)

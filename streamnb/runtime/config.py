@@ -8,6 +8,7 @@ settings (security, SASL, SSL, timeouts...) pass through to confluent-kafka unch
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,6 +85,8 @@ STREAMS_DEFAULTS: dict[str, Any] = {
     "streamnb.rest.auth.token": None,
     # the largest page a REST range query returns (larger limits are refused with a 400);
     "streamnb.rest.page.max": 1000,
+    # the GIL switch interval (ms) while a REST connection is open (Python's default: 5);
+    "streamnb.rest.switch.interval.ms": 0.5,
     # how long the group assignment used by query_metadata_for_key is cached.
     "streamnb.query.metadata.cache.ms": 1000,
 }
@@ -150,6 +153,22 @@ def _int(key: str, value: Any, minimum: int | None = None) -> int:
         raise ConfigException(f"{key} must be an integer, got {value!r}") from None
     if minimum is not None and number < minimum:
         raise ConfigException(f"{key} must be at least {minimum}, got {number}")
+    return number
+
+
+def _switch_interval_ms(value: Any) -> float:
+    """``streamnb.rest.switch.interval.ms``: milliseconds, above 0 (``sys.setswitchinterval``
+    refuses 0) and at most 1000 (a larger one would only slow REST answers down)."""
+    key = "streamnb.rest.switch.interval.ms"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not 0 < number <= 1000:
+        raise ConfigException(
+            f"{key} must be a number of milliseconds above 0 and at most 1000, got "
+            f"{value!r}: the GIL switch interval while a REST connection is open (0.5 by "
+            "default; 5, Python's own, or more leaves the interval alone)")
     return number
 
 
@@ -258,6 +277,8 @@ class StreamsConfig(Mapping[str, Any]):
         handler = v["production.exception.handler"] or v["default.production.exception.handler"]
         v["default.production.exception.handler"] = _handler_name(
             handler, _PRODUCTION_HANDLERS, "default.production.exception.handler")
+        v["streamnb.rest.switch.interval.ms"] = _switch_interval_ms(
+            v["streamnb.rest.switch.interval.ms"])
         _check_application_server(v["application.server"])
         servers = v["bootstrap.servers"]
         if isinstance(servers, (list, tuple)):

@@ -381,7 +381,8 @@ def test_openapi_fuzzing_gives_no_server_errors(app):
 def test_bearer_token_and_rest_off_by_default(app, tmp_path):
     broker = app["broker"]
     secured = KafkaStreams(topology(), config(broker, unique_name("tok"), tmp_path / "t",
-                                              **{"streamnb.rest.auth.token": "s3cret"}))
+                                              **{"streamnb.rest.auth.token": "s3cret",
+                                                 "streamnb.rest.switch.interval.ms": 2}))
     plain = KafkaStreams(topology(), config(broker, unique_name("off"), tmp_path / "p",
                                             **{"application.server": ""}))
     request = StateQueryRequest.in_store("tstore").with_query(KeyQuery.with_key("a"))
@@ -392,6 +393,7 @@ def test_bearer_token_and_rest_off_by_default(app, tmp_path):
         plain.start()
         base = secured.rest_address
         assert plain.rest_address is None
+        assert secured._query_service.rest.switch_interval_s == pytest.approx(0.002)
         assert get(base + "/health/live")[0] == 200
         status, body = get(base + "/v1/status")
         assert status == 401 and body["error"] == "unauthorized"
