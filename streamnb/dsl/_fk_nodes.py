@@ -21,6 +21,7 @@ from ..engine.node import Node
 from ..errors import StreamsException
 from ..serde import serde_from_config
 from ..state.memory import InMemoryKeyValueStore
+from ..state.persistent import PersistentKeyValueStore
 from ._fk_wrappers import (
     DELETE_KEY_AND_PROPAGATE,
     DELETE_KEY_NO_PROPAGATE,
@@ -52,6 +53,29 @@ def _unhashable(fk: Any) -> StreamsException:
     )
 
 
+def _subscriptions_of(by_fk: dict[Any, dict[Any, Any]], fk: Any) -> dict[Any, Any] | None:
+    try:
+        return by_fk.get(fk)
+    except TypeError:
+        raise _unhashable(fk) from None
+
+
+def _index(by_fk: dict[Any, dict[Any, Any]], key: Any, value: Any, kept: Any) -> None:
+    """Record (``value`` not None) or forget subscription ``key = (fk, pk)`` in the index
+    by foreign key, keeping ``kept`` for it."""
+    fk, pk = key
+    subs = _subscriptions_of(by_fk, fk)
+    if value is None:
+        if subs is not None:
+            subs.pop(pk, None)
+            if not subs:
+                del by_fk[fk]
+    elif subs is None:
+        by_fk[fk] = {pk: kept}
+    else:
+        subs[pk] = kept
+
+
 class SubscriptionStore(InMemoryKeyValueStore):
     """Subscriptions: ``(foreign key, left key)`` -> ``(SubscriptionWrapper, timestamp)``.
 
@@ -74,36 +98,58 @@ class SubscriptionStore(InMemoryKeyValueStore):
 
     def put(self, key: Any, value: Any) -> None:
         """Store ``(wrapper, timestamp)`` under ``(fk, pk)``; ``None`` deletes."""
-        self._index(key, value)
+        _index(self._by_fk, key, value, value)
         super().put(key, value)
 
     def _restore(self, key: Any, value: Any) -> None:
-        self._index(key, value)
+        _index(self._by_fk, key, value, value)
         super()._restore(key, value)
-
-    def _index(self, key: Any, value: Any) -> None:
-        fk, pk = key
-        try:
-            subs = self._by_fk.get(fk)
-        except TypeError:
-            raise _unhashable(fk) from None
-        if value is None:
-            if subs is not None:
-                subs.pop(pk, None)
-                if not subs:
-                    del self._by_fk[fk]
-        elif subs is None:
-            self._by_fk[fk] = {pk: value}
-        else:
-            subs[pk] = value
 
     def subscribers(self, fk: Any) -> list[tuple[Any, Any]]:
         """``(left key, (wrapper, timestamp))`` of every subscription to ``fk``."""
-        try:
-            subs = self._by_fk.get(fk)
-        except TypeError:
-            raise _unhashable(fk) from None
+        subs = _subscriptions_of(self._by_fk, fk)
         return [] if subs is None else list(subs.items())
+
+
+class PersistentSubscriptionStore(PersistentKeyValueStore):
+    """The subscription store in sqlite (``default.dsl.store: persistent``, as Kafka's
+    subscription store follows the DSL store type), change-logged like the in-memory one.
+
+    The index by foreign key holds keys only (values stay on disk, behind the store's
+    cache); it is rebuilt from the file when the store opens, so a store reopened on the
+    same state directory answers right-table updates without a restore."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._by_fk: dict[Any, dict[Any, Any]] = {}
+
+    def init(self, directory: Any = None) -> None:
+        super().init(directory)
+        by_fk: dict[Any, dict[Any, Any]] = {}
+        for key, value in self._live_items():
+            _index(by_fk, key, value, None)
+        self._by_fk = by_fk
+
+    def close(self) -> None:
+        super().close()
+        self._by_fk = {}
+
+    def put(self, key: Any, value: Any) -> None:
+        """Store ``(wrapper, timestamp)`` under ``(fk, pk)``; ``None`` deletes."""
+        _index(self._by_fk, key, value, None)
+        super().put(key, value)
+
+    def _restore(self, key: Any, value: Any) -> None:
+        _index(self._by_fk, key, value, None)
+        super()._restore(key, value)
+
+    def subscribers(self, fk: Any) -> list[tuple[Any, Any]]:
+        """``(left key, (wrapper, timestamp))`` of every subscription to ``fk``."""
+        subs = _subscriptions_of(self._by_fk, fk)
+        if subs is None:
+            return []
+        get = self.get
+        return [(pk, get((fk, pk))) for pk in subs]
 
 
 class SubscriptionSendNode(Node):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..engine.node import Node
+from ..state.processor_metadata import ProcessorMetadata
 from .windows import SessionWindow, TimeWindow, Windowed, _windowed
 
 Fn = Callable[..., Any]
@@ -54,6 +55,25 @@ class _WindowedAggregateBase(Node):
         self.store = ctx.get_store(self.store_name)
         self.send_old = self.info.send_old_values
         self._emit_interval = int(ctx.config.get(EMIT_INTERVAL_KEY, 0) or 0)
+        # The last emitted close time survives restarts as Kafka keeps it: in the task's
+        # processor metadata (key = store name), committed with the input offsets and
+        # handed back by ``restore_processor_metadata`` when the task is assigned again.
+        metadata = getattr(getattr(ctx, "task", None), "processor_metadata", None)
+        self._metadata = ProcessorMetadata() if metadata is None else metadata
+        if self.emit_on_close:
+            self.restore_processor_metadata(self._metadata)
+
+    def restore_processor_metadata(self, metadata: Any) -> None:
+        """Take the last emitted close time from committed metadata (the task calls this
+        after reading its partitions' committed offsets)."""
+        if self.emit_on_close:
+            last = metadata.get(self.store_name)
+            if last is not None:
+                self.last_emit_close_time = last
+
+    def _emitted(self, close_time: int) -> None:
+        self.last_emit_close_time = close_time
+        self._metadata.put(self.store_name, close_time)
 
     def _should_emit_final(self, close_time: int) -> bool:
         """Kafka's throttle (wall-clock emit interval; 0 by default here, as in its test
@@ -249,7 +269,7 @@ class TimeWindowAggregateNode(_WindowedAggregateBase):
             return  # no window closed since the last emission
         rows = [(kv[0], kv[1][0], kv[1][1]) for kv in self.store.fetch_all(lower, upper)]
         self._emit(rows, self.ctx.headers)
-        self.last_emit_close_time = close_time
+        self._emitted(close_time)
 
 
 class SlidingWindowAggregateNode(_WindowedAggregateBase):
@@ -401,7 +421,7 @@ class SlidingWindowAggregateNode(_WindowedAggregateBase):
         lower = 0 if last == NO_TIME else max(0, last - d)
         rows = [(kv[0], kv[1][0], kv[1][1]) for kv in self.store.fetch_all(lower, upper)]
         self._emit(rows, self.ctx.headers)
-        self.last_emit_close_time = close_time
+        self._emitted(close_time)
 
 
 class SessionWindowAggregateNode(_WindowedAggregateBase):
@@ -469,7 +489,7 @@ class SessionWindowAggregateNode(_WindowedAggregateBase):
         rows = [(windowed, agg, windowed.window.end)
                 for windowed, agg in self.store.find_sessions(lower, upper)]
         self._emit(rows, self.ctx.headers)
-        self.last_emit_close_time = close_time
+        self._emitted(close_time)
 
 
 __all__ = ["SessionWindowAggregateNode", "SlidingWindowAggregateNode", "TimeWindowAggregateNode"]

@@ -25,6 +25,7 @@ from ..errors import TopologyException
 from ..state.builders import StoreBuilder, StoreSupplier
 from ._fk_nodes import (
     ForeignTableJoinNode,
+    PersistentSubscriptionStore,
     ResponseJoinNode,
     SubscriptionJoinNode,
     SubscriptionReceiveNode,
@@ -107,8 +108,12 @@ def foreign_key_join(this: KTable, other: KTable, extractor: Any, joiner: Any, n
     receive = name("-subscription-receive", _PROCESSOR)
     graph.add_processor(receive, lambda: SubscriptionReceiveNode(store, default_key),
                         [registration_source])
+    # Kafka's subscription store follows the DSL store type (default.dsl.store); both kinds
+    # are change-logged and restored from the changelog.
+    store_class = PersistentSubscriptionStore if graph.default_persistent else SubscriptionStore
     builder = StoreBuilder(
-        StoreSupplier(store, "key_value", lambda: SubscriptionStore(store), persistent=False),
+        StoreSupplier(store, "key_value", lambda: store_class(store),
+                      persistent=graph.default_persistent),
         key_serde=CombinedKeySerde(right_key_serde, left_key_serde),
         value_serde=StoredSubscriptionSerde(), timestamped=True)
     builder.with_caching_disabled()

@@ -20,6 +20,7 @@ from .._time import to_millis
 from ..engine.node import Node
 from ..errors import StreamsException, TopologyException
 from ..state._base import StateStore
+from ..state.suppress_changelog import BufferValueSerde, new_entry
 from ..topology._naming import validate_name
 
 if TYPE_CHECKING:
@@ -166,18 +167,26 @@ class Suppressed:
 class SuppressionBuffer(StateStore):
     """The time-ordered buffer of a suppression (Kafka's in-memory change buffer).
 
-    ``get(key)`` / ``all()`` show the buffered (not yet emitted) new values.
+    ``get(key)`` / ``all()`` show the buffered (not yet emitted) new values. Its changelog
+    carries whole entries (``BufferValueSerde``: prior, old and new value, record context,
+    buffer time), so that a restore rebuilds the same buffer and the same emissions.
     """
 
     kind = "key_value"
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
-        # key -> [buffer_time, new, prior, timestamp, headers, size]
+        # key -> entry (see state/suppress_changelog.py for its layout)
         self.entries: dict[Any, list[Any]] = {}
         self.heap: list[tuple[int, Any, int, Any]] = []
         self.bytes = 0
         self._seq = 0
+        # key -> sequence number of its live heap item; a restored tombstone leaves a stale
+        # item in the heap, skipped (never at the head) instead of an O(n) removal
+        self._live: dict[Any, int] = {}
+        #: set by the node when a byte limit applies: entries restored from the changelog
+        #: then get their size computed as the node computes it
+        self.count_bytes = False
 
     def get(self, key: Any) -> Any:
         entry = self.entries.get(key)
@@ -197,20 +206,60 @@ class SuppressionBuffer(StateStore):
         self._seq += 1
         return ("~", self._seq, start)
 
+    def _add(self, key: Any, entry: list[Any]) -> None:
+        self.entries[key] = entry
+        order = self._order(key)
+        self._seq += 1
+        self._live[key] = self._seq
+        heapq.heappush(self.heap, (entry[0], order, self._seq, key))
+
+    def _drop_stale_head(self) -> None:
+        heap, live = self.heap, self._live
+        while heap and live.get(heap[0][3]) != heap[0][2]:
+            heapq.heappop(heap)
+
     def put(self, key: Any, buffer_time: int, new: Any, old: Any, timestamp: int,
-            headers: Any, size: int) -> None:
+            headers: Any, size: int, topic: str | None = None, partition: int = -1,
+            offset: int = -1) -> None:
         entry = self.entries.get(key)
-        if entry is None:
-            self.entries[key] = [buffer_time, new, old, timestamp, headers, size]
-            self._seq += 1
-            heapq.heappush(self.heap, (buffer_time, self._order(key), self._seq, key))
-        else:  # the buffer time does not move; the value and record context do
+        if entry is None:  # the old value is what downstream saw last: the prior value
+            entry = new_entry(buffer_time, new, old, old, timestamp, headers, topic, partition,
+                              offset, size)
+            self._add(key, entry)
+        else:  # the buffer time and prior value stay; the rest follows the latest update
             self.bytes -= entry[5]
             entry[1], entry[3], entry[4], entry[5] = new, timestamp, headers, size
+            entry[6], entry[7], entry[8], entry[9] = old, topic, partition, offset
         self.bytes += size
         logger = self._change_logger
         if logger is not None:
-            logger(key, new)
+            logger(key, entry)  # sent at commit as it is then (Kafka: its dirty keys)
+
+    def _restore(self, key: Any, entry: Any) -> None:
+        """Apply a changelog record: an entry replaces the key's (keeping its place in the
+        eviction order, as a later put would), a tombstone removes it."""
+        current = self.entries.get(key)
+        if entry is None:
+            if current is not None:
+                del self.entries[key], self._live[key]
+                self.bytes -= current[5]
+                if len(self.heap) > 2 * len(self.entries) + 64:
+                    live = self._live
+                    self.heap = [item for item in self.heap if live.get(item[3]) == item[2]]
+                    heapq.heapify(self.heap)
+                else:
+                    self._drop_stale_head()
+            return
+        entry = list(entry)
+        if self.count_bytes:
+            entry[5] = _entry_size(key, entry[1], entry[6])
+        if current is None:
+            self._add(key, entry)
+        else:
+            self.bytes -= current[5]
+            entry[0] = current[0]
+            self.entries[key] = entry
+        self.bytes += entry[5]
 
     def min_time(self) -> int | None:
         return self.heap[0][0] if self.heap else None
@@ -218,11 +267,19 @@ class SuppressionBuffer(StateStore):
     def pop(self) -> tuple[Any, list[Any]]:
         _, _, _, key = heapq.heappop(self.heap)
         entry = self.entries.pop(key)
+        del self._live[key]
+        if self.heap and len(self.heap) > len(self.entries):
+            self._drop_stale_head()
         self.bytes -= entry[5]
         logger = self._change_logger
         if logger is not None:
             logger(key, None)
         return key, entry
+
+
+def _entry_size(key: Any, new: Any, old: Any) -> int:
+    """The byte estimate of a buffered update (pickled key, new and old value)."""
+    return len(pickle.dumps((key, new, old), protocol=5))
 
 
 class SuppressNode(Node):
@@ -243,6 +300,7 @@ class SuppressNode(Node):
     def init(self, ctx: Any) -> None:
         super().init(ctx)
         self.buffer: SuppressionBuffer = ctx.get_store(self.store_name)
+        self.buffer.count_bytes = self.max_bytes != _UNBOUNDED
 
     def process(self, key: Any, change: Any) -> None:
         ctx = self.ctx
@@ -259,9 +317,9 @@ class SuppressNode(Node):
         else:
             buffer_time = ts
         new, old = change
-        size = (len(pickle.dumps((key, new, old), protocol=5))
-                if self.max_bytes != _UNBOUNDED else 0)
-        self.buffer.put(key, buffer_time, new, old, ts, ctx.headers, size)
+        size = _entry_size(key, new, old) if self.max_bytes != _UNBOUNDED else 0
+        self.buffer.put(key, buffer_time, new, old, ts, ctx.headers, size, ctx.topic,
+                        ctx.partition, ctx.offset)
         self._enforce()
 
     def _enforce(self) -> None:
@@ -283,13 +341,14 @@ class SuppressNode(Node):
         new = entry[1]
         if new is None and self.final_results:
             return  # a deleted window has no final result
-        ctx = self.ctx
-        saved = ctx.timestamp, ctx.headers
+        ctx = self.ctx  # the buffered update's record context, as Kafka's emit sets it
+        saved = ctx.timestamp, ctx.headers, ctx.topic, ctx.partition, ctx.offset
         ctx.timestamp, ctx.headers = entry[3], entry[4]
+        ctx.topic, ctx.partition, ctx.offset = entry[7], entry[8], entry[9]
         try:
             self.forward(key, (new, entry[2]))
         finally:
-            ctx.timestamp, ctx.headers = saved
+            ctx.timestamp, ctx.headers, ctx.topic, ctx.partition, ctx.offset = saved
 
 
 # -- DSL ------------------------------------------------------------------------------------
@@ -351,7 +410,9 @@ def suppress_table(table: KTable, suppressed: Suppressed) -> KTable:
                              persistent=False)
     builder = StoreBuilder(supplier)
     builder.key_serde = table._key_serde
-    builder.value_serde = table._value_serde
+    # The changelog carries whole buffer entries (prior/old/new value, record context,
+    # buffer time) in Kafka's BufferValue layout; the table's serde encodes the values.
+    builder.value_serde = BufferValueSerde(table._value_serde)
     config = suppressed.buffer_config
     if config.logging_enabled:
         builder.with_logging_enabled(config.logging_config)

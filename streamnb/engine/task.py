@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import InvalidStateStoreException, StreamsException
 from ..processor import Processor, PunctuationType
+from ..state.processor_metadata import ProcessorMetadata
 from ..topology.topology import ProcessorSpec, SinkSpec, SourceSpec, Subtopology, Topology
 from .api_node import ProcessorApiNode
 from .context import UNKNOWN_TIME, RecordCollector, TaskContext
@@ -65,6 +66,8 @@ class Task:
         self._global_stores = global_stores or {}
         self.stores: dict[str, Any] = {}
         self._changelog_flushes: list[Callable[[], None]] = []
+        # Kafka's ProcessorMetadata: committed with the input offsets (processor_metadata.py)
+        self.processor_metadata = ProcessorMetadata()
         self.nodes: dict[str, Node] = {}
         self._sources: dict[str, SourceNode] = {}
         self._entries: dict[str, Callable[..., None]] = {}  # topic -> source_entry
@@ -263,6 +266,15 @@ class Task:
                     self._counts, name, node.process)
             if self._counts is not None:
                 self._counts.declare(name)
+
+    def load_processor_metadata(self, metadata: ProcessorMetadata) -> None:
+        """Merge metadata committed with the input offsets (read on assignment) and hand it
+        to the nodes that keep state there (``restore_processor_metadata``)."""
+        self.processor_metadata.update(metadata)
+        for node in self.nodes.values():
+            hook = getattr(node, "restore_processor_metadata", None)
+            if hook is not None:
+                hook(self.processor_metadata)
 
     def node_process_totals(self) -> dict[str, int]:
         """Records processed by each node of this task so far (Kafka's processor-node

@@ -20,6 +20,11 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from ..errors import StreamsException
+from ..state.processor_metadata import (
+    ProcessorMetadata,
+    decode_offset_metadata,
+    encode_offset_metadata,
+)
 from .record_collector import changelog_decoders
 
 log = logging.getLogger("streamnb.runtime")
@@ -111,3 +116,32 @@ def restore(consumer: Consumer, targets: list[RestoreTarget], timeout_s: float) 
     finally:
         consumer.unassign()
     return applied
+
+
+# -- processor metadata (committed with the input offsets, as Kafka's) -----------------------
+def load_committed_metadata(consumer: Consumer, task: Any, partitions: list[TopicPartition],
+                            timeout_s: float = 10.0) -> ProcessorMetadata:
+    """Read the committed offsets of ``task``'s input ``partitions`` and hand the processor
+    metadata they carry to the task (merged: the largest value of each key wins).
+
+    Call it on assignment, after the stores are restored and before processing."""
+    merged = ProcessorMetadata()
+    if partitions:
+        for tp in consumer.committed(partitions, timeout=timeout_s):
+            if tp.error is None:
+                merged.update(decode_offset_metadata(getattr(tp, "metadata", None))[1])
+    if len(merged):
+        task.load_processor_metadata(merged)
+    return merged
+
+
+def offset_metadata(task: Any, partition_time: int) -> str | None:
+    """The ``metadata`` of an input offset that ``task`` commits: Kafka's partition time and
+    processor metadata, or None when the task has no processor metadata yet. Kafka commits
+    it to every input partition once it changed; carrying it on every commit is simpler
+    and as correct (the string is a few dozen bytes)."""
+    metadata = getattr(task, "processor_metadata", None)
+    if metadata is None or not len(metadata):
+        return None
+    metadata.needs_commit = False
+    return encode_offset_metadata(partition_time, metadata)
