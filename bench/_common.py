@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import resource
 from collections import deque
@@ -91,7 +92,10 @@ class InProcessRunner:
     def run(self, topic: str, records: list[tuple[Any, Any, int]], batch_size: int = 1
             ) -> None:
         """Run ``records`` of ``topic``; after every ``batch_size`` input records, drain the
-        records written to repartition topics (FIFO per topic), as a consumer would."""
+        records written to repartition topics (FIFO per topic), as a consumer would. Cyclic
+        GC is paused during each such poll batch, as the runtime's stream thread pauses it
+        (runtime/stream_thread.py: reference counting frees a batch's garbage; a collection
+        runs, if due, between batches)."""
         task = self.task
         entries = {t: task.source_entry(t) for t in task.source_topics}
         batches = {t: task.batch_entry(t) for t in task.source_topics}
@@ -99,18 +103,25 @@ class InProcessRunner:
         pending = self.collector.pending
         run_input = batches[topic]
         drain = [(batches[t], queues[t]) for t in task.source_topics if t != topic]
+        pause_gc = gc.isenabled()
         for start in range(0, len(records), batch_size):
-            run_input(records[start:start + batch_size])
-            busy = True
-            while busy:
-                busy = False
-                for run_batch, queue in drain:
-                    if queue:
-                        run_batch(queue)  # records appended meanwhile are run too
-                        queue.clear()
+            if pause_gc:  # as the stream thread does: no cyclic GC inside a poll batch
+                gc.disable()
+            try:
+                run_input(records[start:start + batch_size])
+                busy = True
+                while busy:
+                    busy = False
+                    for run_batch, queue in drain:
+                        if queue:
+                            run_batch(queue)  # records appended meanwhile are run too
+                            queue.clear()
+                            busy = True
+                    while pending:  # sinks that were not fused
+                        t, k, v, ts = pending.popleft()
+                        entries[t](k, v, ts)
                         busy = True
-                while pending:  # sinks that were not fused
-                    t, k, v, ts = pending.popleft()
-                    entries[t](k, v, ts)
-                    busy = True
+            finally:
+                if pause_gc:
+                    gc.enable()
         task.commit()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.fusion import Codegen, register_emitter
+from ..engine.fusion import Codegen, register_emitter, returned_argument
 from ._stateful import StreamCountNode, TableToStreamNode
 from ._stateless import (
     FilterNode,
@@ -88,6 +88,9 @@ def _flat_map(node: FlatMapNode, g: Codegen, k: str, v: str, ind: str) -> list[s
 
 
 def _select_key(node: SelectKeyNode, g: Codegen, k: str, v: str, ind: str) -> list[str]:
+    same = returned_argument(node.selector, 2)  # group_by(lambda _key, word: word): no call
+    if same is not None:
+        return g.children(node, (k, v)[same], v, ind)
     fn, nk = g.bind(node.selector, "sel"), g.var("k")
     return [f"{ind}{nk} = {fn}({k}, {v})", *g.children(node, nk, v, ind)]
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import linecache
 import re
 from collections.abc import Callable
+from types import FunctionType
 from typing import Any
 
 from .node import Node, SinkNode
@@ -59,6 +60,37 @@ def register_emitter(node_class: type, emitter: Emitter, reads_ctx: bool = True)
         _READS_CTX.add(node_class)
     else:
         _READS_CTX.discard(node_class)
+
+
+# Code flags under which a function is not a plain "return an argument" (varargs, generators).
+_ODD_FLAGS = 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200
+# Reference functions compiled by this interpreter: (argument count, index) -> code.
+_RETURNS_ARG = {(n, i): _code for n, i, _code in (
+    (1, 0, (lambda a: a).__code__),
+    (2, 0, (lambda a, b: a).__code__),
+    (2, 1, (lambda a, b: b).__code__),
+)}
+
+
+def returned_argument(fn: Any, argcount: int) -> int | None:
+    """The index of the argument ``fn`` returns unchanged (``lambda _key, word: word`` ->
+    1), or None; generated code then uses that argument instead of calling ``fn``.
+
+    Only a plain function with no closure, no defaults and the very bytecode of a reference
+    ``lambda`` compiled by this interpreter qualifies, so anything else is still called."""
+    code = getattr(fn, "__code__", None)
+    if (type(fn) is not FunctionType or code is None or fn.__closure__ is not None
+            or fn.__defaults__ is not None or fn.__kwdefaults__ is not None
+            or code.co_argcount != argcount or code.co_kwonlyargcount
+            or code.co_flags & _ODD_FLAGS):
+        return None
+    for index in range(argcount):
+        ref = _RETURNS_ARG.get((argcount, index))
+        if (ref is not None and code.co_code == ref.co_code
+                and code.co_consts == ref.co_consts and code.co_names == ref.co_names
+                and code.co_nlocals == ref.co_nlocals):
+            return index
+    return None
 
 
 def is_fusable(node: Node) -> bool:
@@ -233,7 +265,12 @@ def _sink(node: SinkNode, g: Codegen, key: str, value: str, indent: str) -> list
     append, fields = inline
     parts = {"topic": g.bind(node.topic, "topic"), "key": key, "value": value,
              "timestamp": g.timestamp(node.ctx), "headers": g.context_expr(node.ctx, "headers")}
-    return [f"{indent}{g.bind(append, 'append')}(({', '.join(parts[f] for f in fields)},))"]
+    record = f"({', '.join(parts[f] for f in fields)},)"
+    owner = getattr(append, "__self__", None)
+    if type(owner) is list and getattr(append, "__name__", "") == "append":
+        # ``list.append`` called as a method: the interpreter appends inline (no C call).
+        return [f"{indent}{g.bind(owner, 'queue')}.append({record})"]
+    return [f"{indent}{g.bind(append, 'append')}({record})"]
 
 
 register_emitter(SinkNode, _sink, reads_ctx=False)
