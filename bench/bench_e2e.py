@@ -357,7 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--inline-commit", action="store_true",
+                        help="exactly-once commits in line instead of beside the next batch "
+                             "(for an A/B of streamnb.runtime.stream_thread.OVERLAP_COMMIT)")
     args = parser.parse_args(argv)
+    if args.inline_commit:
+        from streamnb.runtime import stream_thread
+        stream_thread.OVERLAP_COMMIT = False
     state_dir = Path(tempfile.mkdtemp(prefix="streamnb-bench-e2e-"))
     try:
         # Constructing a client without bootstrap.servers starts the embedded broker.

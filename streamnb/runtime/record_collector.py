@@ -49,6 +49,11 @@ class RecordCollector:
         self._changelog_batches: dict[tuple, tuple[str, tuple[Any, Any], Any]] = {}
         self._last_changelog: tuple = (None, None, None, None, None)
         self.error: BaseException | None = None
+        # Called before anything is produced, when set: under exactly-once the stream
+        # thread sets it while no transaction is open (or the last one is still committing
+        # in the background), so the first record waits for that commit and opens the next
+        # transaction; nothing is ever produced into a transaction that is committing.
+        self.before_produce: Callable[[], None] | None = None
 
     def bind(self, producer: Producer) -> None:
         """Attach the producer (created after this object, whose ``on_delivery`` it uses);
@@ -157,6 +162,8 @@ class RecordCollector:
             records = target.pending
             if not records:
                 continue
+            if self.before_produce is not None:
+                self.before_produce()
             start = 0
             while True:
                 index, exc = target.produce_all(records, start)
@@ -169,6 +176,12 @@ class RecordCollector:
                 self._failed(target, records[index], exc)
                 start = index + 1
             records.clear()
+
+    def discard(self) -> None:
+        """Drop what the batched sinks collected and did not produce yet (the tasks that
+        made it were closed without committing; their input is processed again)."""
+        for target in self._targets.values():
+            target.pending.clear()
 
     def _failed(self, target: _SinkTarget, record: tuple, exc: Exception) -> None:
         key, value = record[0], record[1]
@@ -190,6 +203,8 @@ class RecordCollector:
         fail = self._serialization_failed
         if partitioner is None:
             def send(key: Any, value: Any, timestamp: int, headers: Any) -> None:
+                if self.before_produce is not None:
+                    self.before_produce()
                 try:
                     key_bytes = encode_key(key)
                     value_bytes = encode_value(value)
@@ -210,6 +225,8 @@ class RecordCollector:
 
     def send(self, topic: str, key: Any, value: Any, timestamp: int, headers: Any,
              key_serde: Any, value_serde: Any, partitioner: Any, sink_name: str | None) -> None:
+        if self.before_produce is not None:
+            self.before_produce()
         encode_key, encode_value = self._codecs(topic, key_serde, value_serde)
         try:
             key_bytes = encode_key(key)
@@ -237,6 +254,8 @@ class RecordCollector:
     def send_changelog(self, topic: str, partition: int, key: Any, value: Any, timestamp: int,
                        key_serde: Any, value_serde: Any) -> None:
         """A store change: always to the task's own partition of the changelog topic."""
+        if self.before_produce is not None:
+            self.before_produce()
         last = self._last_changelog  # a commit sends runs of one store's changes
         if last[0] is topic and last[1] is key_serde and last[2] is value_serde:
             encode_key, encode_value = last[3], last[4]
@@ -256,6 +275,8 @@ class RecordCollector:
         the task's partition: one compiled loop (no Python call per record but produce);
         a record that fails there goes through ``send_changelog`` (its errors, its wait
         for room in a full queue), then the loop resumes after it."""
+        if self.before_produce is not None and records:
+            self.before_produce()
         cache_key = (topic, id(key_serde), id(value_serde))
         entry = self._changelog_batches.get(cache_key)
         if entry is None:

@@ -135,13 +135,15 @@ def load_committed_metadata(consumer: Consumer, task: Any, partitions: list[Topi
     return merged
 
 
-def offset_metadata(task: Any, partition_time: int) -> str | None:
+def offset_metadata(task: Any, partition_time: int | None = None) -> str | None:
     """The ``metadata`` of an input offset that ``task`` commits: Kafka's partition time and
-    processor metadata, or None when the task has no processor metadata yet. Kafka commits
-    it to every input partition once it changed; carrying it on every commit is simpler
-    and as correct (the string is a few dozen bytes)."""
+    processor metadata, or None when the task has no processor metadata yet. The partition
+    time defaults to the task's stream time. Kafka commits it to every input partition once
+    it changed; carrying it on every commit is simpler and as correct (a few dozen bytes)."""
     metadata = getattr(task, "processor_metadata", None)
     if metadata is None or not len(metadata):
         return None
     metadata.needs_commit = False
+    if partition_time is None:
+        partition_time = task.ctx.stream_time
     return encode_offset_metadata(partition_time, metadata)

@@ -30,11 +30,14 @@ from .codecs import compile_decode_run, decoder, resolve_serde
 from .fencing import TransactionalIds, new_transactional_producer
 from .metrics import ThreadMetrics
 from .record_collector import RecordCollector
-from .restore import restore, restore_targets
+from .restore import load_committed_metadata, offset_metadata, restore, restore_targets
 
 log = logging.getLogger("streamnb.runtime")
 KAFKA_LOG = logging.getLogger("streamnb.runtime.kafka")
 _PAUSE_GC = True  # see StreamThread._loop
+# Exactly-once: the loop's commits run their broker round trips beside the next batch
+# (see _TxnCommit); False commits in line, as before (bench_e2e.py --inline-commit).
+OVERLAP_COMMIT = True
 
 #: Commit errors meaning the group moved on without this member (a rebalance it has not
 #: seen yet): Kafka Streams' TaskMigratedException. Not fatal: the tasks are closed dirty
@@ -95,8 +98,41 @@ class _TaskInputs:
         self.idle_since: float | None = None
 
 
+class _TxnCommit(threading.Thread):
+    """The broker round trips of one exactly-once commit (the offsets into the transaction,
+    then its commit), run beside the stream thread: librdkafka's calls release the GIL, so
+    the stream thread meanwhile fetches, decodes and processes the next batch, producing
+    nothing until this one is done (see ``StreamThread._open_txn``)."""
+
+    def __init__(self, name: str, producer: Producer, offsets: list[TopicPartition],
+                 group_metadata: Any, started: float) -> None:
+        super().__init__(name=name, daemon=True)
+        self.producer = producer
+        self.offsets = offsets
+        self.group_metadata = group_metadata
+        self.started = started
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            _commit_transaction(self.producer, self.offsets, self.group_metadata)
+        except BaseException as exc:  # raised on the stream thread by _finish_commit
+            self.error = exc
+
+
+def _commit_transaction(producer: Producer, offsets: list[TopicPartition],
+                        group_metadata: Any) -> None:
+    if offsets:
+        producer.send_offsets_to_transaction(offsets, group_metadata, 30)
+    producer.commit_transaction(60)
+
+
 class StreamThread(threading.Thread):
     """One processing thread of a KafkaStreams client (a daemon: never blocks exit)."""
+
+    # Class defaults (tests build bare instances): no commit in flight; commits wait.
+    _committing: _TxnCommit | None = None
+    _async_commit = False
 
     def __init__(self, index: int, client: Any) -> None:
         super().__init__(name=f"{client.client_id}-StreamThread-{index}", daemon=True)
@@ -169,6 +205,8 @@ class StreamThread(threading.Thread):
         else:
             self._producer = Producer(producer_conf)
         self.collector.bind(self._producer)
+        if self._eos:  # the first record produced opens the first transaction
+            self.collector.before_produce = self._open_txn
         consumer_conf = {
             **base,
             "group.id": config.application_id,
@@ -247,39 +285,54 @@ class StreamThread(threading.Thread):
             if paused:
                 gc.disable()
             try:
+                # Under exactly-once the previous commit may still be in flight here: the
+                # batch is processed meanwhile, its output waits in the sinks' lists, and
+                # the first record produced waits for that commit (collector.before_produce).
                 with self.lock:
                     if msgs:
-                        if self._eos and not self._in_txn:
-                            self._producer.begin_transaction()
-                            self._in_txn = True
                         self._process(msgs)
                     if self._multi:
                         self._drain_buffers()
                     self._punctuate()
                     collector.drain()
+            except KafkaException as exc:  # the background commit failed
+                if not _task_migrated(exc):
+                    raise
+                self._rejoin(exc)
             finally:
                 if paused:
                     msgs = None
                     gc.enable()
-            self._producer.poll(0)
+            if self._committing is None:  # else its commit serves the delivery reports
+                self._producer.poll(0)
             collector.check()
             now = time.monotonic()
             if now >= next_commit or self._commit_requested():
                 self._note_positions()
+                self._async_commit = self._eos and OVERLAP_COMMIT
                 try:
                     self.commit()
                 except KafkaException as exc:
                     if not _task_migrated(exc):
                         raise
-                    self._tasks_migrated(exc)
-                    consumer.unsubscribe()  # rejoin, as Kafka's handleTaskMigrated does
-                    consumer.subscribe(self.plan.stream_topics, on_assign=self._on_assign,
-                                       on_revoke=self._on_revoke, on_lost=self._on_lost)
-                # As Kafka's StreamThread: the interval runs from the end of a commit.
+                    self._rejoin(exc)
+                finally:
+                    self._async_commit = False
+                # As Kafka's StreamThread: the interval runs from the end of a commit (here
+                # from when its round trips were handed to the background).
                 next_commit = time.monotonic() + interval
             if now >= next_lag:
                 self._refresh_lag()
                 next_lag = now + 1.0
+
+    def _rejoin(self, exc: KafkaException) -> None:
+        """A commit found the group moved on: drop the tasks and rejoin, as Kafka's
+        handleTaskMigrated does."""
+        self._tasks_migrated(exc)
+        consumer = self._consumer
+        consumer.unsubscribe()
+        consumer.subscribe(self.plan.stream_topics, on_assign=self._on_assign,
+                           on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     def _commit_requested(self) -> bool:
         return any(task.commit_requested for task in self.tasks.values())
@@ -478,11 +531,10 @@ class StreamThread(threading.Thread):
             if task.wall_punctuations:
                 if now is None:
                     now = int(time.time() * 1000)
-                    if self._eos and not self._in_txn:
-                        self._producer.begin_transaction()
-                        self._in_txn = True
                 if task.maybe_punctuate_wall_clock(now):
                     self.metrics.punctuate_total += 1
+                    if self._eos and not self._in_txn:  # so the next commit logs its changes
+                        self._open_txn()
 
     # -- committing -------------------------------------------------------------------------
     def _note_positions(self) -> None:
@@ -510,7 +562,11 @@ class StreamThread(threading.Thread):
             if i.position > target:
                 target = i.position
             if target > 0 and target > i.committed:
-                offsets.append(TopicPartition(i.topic, i.partition, target))
+                # Kafka's TopicPartitionMetadata: partition time and processor metadata
+                metadata = offset_metadata(i.task)
+                offsets.append(TopicPartition(i.topic, i.partition, target) if metadata is None
+                               else TopicPartition(i.topic, i.partition, target,
+                                                   metadata=metadata))
         return offsets
 
     def commit(self) -> None:
@@ -521,30 +577,39 @@ class StreamThread(threading.Thread):
         transaction's offsets and commit) run without it, so queries and the dashboard do
         not wait for them. Nothing else processes meanwhile: this thread is the only one
         that changes stores, and it is here."""
+        self._finish_commit()  # the previous one, if still in flight
         start = time.perf_counter()
         consumer, producer, collector = self._consumer, self._producer, self.collector
         with self.lock:
             if self._eos and not self._in_txn:
                 if not self._commit_offsets():
                     return
-                producer.begin_transaction()
-                self._in_txn = True
+                self._open_txn()
             for task in self.tasks.values():
                 task.commit()
             collector.drain()
             offsets = self._commit_offsets()
         if self._eos:
             collector.check()
-            if offsets:
-                producer.send_offsets_to_transaction(
-                    offsets, consumer.consumer_group_metadata(), 30)
-            producer.commit_transaction(60)
+            group_metadata = consumer.consumer_group_metadata() if offsets else None
+            # From here on the next record produced must wait for this commit and open
+            # the next transaction.
+            collector.before_produce = self._open_txn
+            if self._async_commit:  # the loop: finished by the next produce or commit
+                self._committing = _TxnCommit(f"{self.name}-commit", producer, offsets,
+                                              group_metadata, start)
+                self._committing.start()
+                return
+            _commit_transaction(producer, offsets, group_metadata)
             self._in_txn = False
             collector.check()
         else:
             collector.flush()
             if offsets:
                 consumer.commit(offsets=offsets, asynchronous=False)
+        self._committed(offsets, start)
+
+    def _committed(self, offsets: list[TopicPartition], start: float) -> None:
         inputs = self._inputs
         for tp in offsets:
             inp = inputs.get((tp.topic, tp.partition))
@@ -552,6 +617,29 @@ class StreamThread(threading.Thread):
                 inp.committed = tp.offset
         self.metrics.commit_total += 1
         self.metrics.commit_time += time.perf_counter() - start
+
+    def _finish_commit(self) -> None:
+        """Wait for the commit in flight, if any; raise what it failed with (the
+        transaction then stays marked open, for the abort that follows)."""
+        pending = self._committing
+        if pending is None:
+            return
+        self._committing = None
+        pending.join()
+        if pending.error is not None:
+            raise pending.error
+        self._in_txn = False
+        self.collector.check()
+        self._committed(pending.offsets, pending.started)
+
+    def _open_txn(self) -> None:
+        """``collector.before_produce`` under exactly-once: let the last commit finish,
+        then begin the transaction that the coming records belong to."""
+        self._finish_commit()
+        if not self._in_txn:
+            self._producer.begin_transaction()
+            self._in_txn = True
+        self.collector.before_produce = None
 
     def _refresh_lag(self) -> None:
         consumer = self._consumer
@@ -627,6 +715,7 @@ class StreamThread(threading.Thread):
             by_task.setdefault((sid, tp.partition), []).append(tp.topic)
         client = self.client
         targets = []
+        created = []
         for (sid, partition), topics in sorted(by_task.items()):
             task_id = f"{sid}_{partition}"
             task_dir = client.app_dir / task_id
@@ -638,6 +727,7 @@ class StreamThread(threading.Thread):
                         self.config.engine_config(), task_dir, _wall_clock, partition,
                         client.global_stores)
             self.tasks[task_id] = task
+            created.append(task)
             inputs = []
             for topic in topics:
                 decode_key, decode_value, extractor = self._source_info[topic]
@@ -655,6 +745,9 @@ class StreamThread(threading.Thread):
             timeout = self.config["task.timeout.ms"] / 1000.0
             self.metrics.restored_records += restore(self._restore_consumer, targets,
                                                      max(timeout, 30.0))
+        for task in created:  # processor metadata committed with their input offsets
+            load_committed_metadata(self._consumer, task, [
+                TopicPartition(t, task.partition) for t in task.source_topics])
         log.info("stream thread %s owns tasks %s", self.name, sorted(self.tasks))
 
     def _enable_batches(self, inp: _Input) -> None:
@@ -681,6 +774,14 @@ class StreamThread(threading.Thread):
         """Abort the open transaction; unless shutting down, continue under a fresh
         transactional id (a producer id with an aborted transaction is not safe to keep
         on noida-db, see fencing.py). False if a transaction may still be open."""
+        pending = self._committing
+        if pending is not None:
+            self._committing = None
+            pending.join()
+            if pending.error is None:
+                self._in_txn = False
+        if self.collector is not None:
+            self.collector.discard()
         if not (self._eos and self._in_txn and self._producer is not None):
             return True
         try:
@@ -695,6 +796,7 @@ class StreamThread(threading.Thread):
             self._producer, self._txn_id = new_transactional_producer(
                 self._txn_ids, self._producer_conf, 30)
             self.collector.bind(self._producer)
+            self.collector.before_produce = self._open_txn
         return True
 
     # -- shutdown ---------------------------------------------------------------------------

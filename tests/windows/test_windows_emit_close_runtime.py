@@ -66,20 +66,12 @@ def _windows(broker, sink, n, timeout=30.0):
             for m in consume(broker, sink, n, timeout=timeout)]
 
 
-# Needs the committed-offset metadata wired into runtime/stream_thread.py (offset_metadata in
-# _commit_offsets, load_committed_metadata after the restore in _create_tasks): that file is
-# outside this change. Strict: once wired, this passes and the marker must go.
-WIRING = pytest.mark.xfail(strict=True, reason="stream_thread does not commit processor "
-                           "metadata yet (see runtime/restore.py offset_metadata)")
-
-
 @pytest.fixture(scope="module")
 def kafka():
     with noida_broker() as broker:
         yield broker
 
 
-@WIRING
 def test_a_restarted_instance_neither_repeats_nor_loses_a_closed_window(kafka, tmp_path):
     source, sink = unique_name("in"), unique_name("out")
     ensure_topics(kafka.bootstrap_servers, {source: 1, sink: 1})
