@@ -8,13 +8,16 @@ table-table join gets the reversed form, so users always see ``(left, right)``.
 
 from __future__ import annotations
 
+import linecache
 from collections.abc import Callable
 from typing import Any
 
 from ..engine.node import Node
+from ..engine.node_counts import counting_levels
 from ..errors import TopologyException
 from ..state.join_window import MAX_SEQ, JoinWindowStore, drop_expired, insert_in_order
 from ._stateful import NotLatestChange, TableInfo
+from ._stateless import PassThroughNode
 
 Fn = Callable[..., Any]
 _NO_TIME = -(2**63)
@@ -138,6 +141,18 @@ class StreamStreamJoinNode(Node):
     def process(self, key: Any, value: Any) -> None:  # replaced at init
         raise RuntimeError("StreamStreamJoinNode used before init")
 
+    def _result_forwards(self) -> tuple[Callable[[Any, Any], None], Callable[..., None]]:
+        """``(forward, forward_at)`` for join results. The join's only child is the
+        ``KSTREAM-MERGE`` of both sides, a pass-through: results go straight to its
+        children (one call less per result), unless node metrics are recorded (DEBUG),
+        where the merge counts its records."""
+        children = self.children
+        if (len(children) == 1 and type(children[0]) is PassThroughNode
+                and not counting_levels(self.ctx.config)[0]):
+            merge = children[0]
+            return merge.forward, merge.forward_at
+        return self.forward, self.forward_at
+
     def process_fn(self, remember: Any) -> Callable[[Any, Any], None]:
         """This side's per-record function: join the record with the other side's window,
         park or emit what found no partner (left/outer), and - when ``remember`` is this
@@ -151,7 +166,7 @@ class StreamStreamJoinNode(Node):
                 and (remember.log_buffer is not None or remember._change_logger is None)):
             return self._inner_fn(remember)
         ctx, node = self.ctx, self
-        forward, forward_at, dropped = self.forward, self.forward_at, ctx.record_dropped
+        (forward, forward_at), dropped = self._result_forwards(), ctx.record_dropped
         join = self.join
         pair = getattr(join, "pair", None)  # a (value, other_value) joiner: skip the key
         before, after = self.join_before, self.join_after
@@ -172,6 +187,7 @@ class StreamStreamJoinNode(Node):
             # The task's batched changelog (a list), else a per-write logger (or None).
             log_buffer = own.log_buffer
             log_append = log_buffer.append if log_buffer is not None else None
+            log_entry = own.log_entries.append
             log = own._change_logger if log_buffer is None else None
 
         def process(key: Any, value: Any) -> None:
@@ -243,7 +259,8 @@ class StreamStreamJoinNode(Node):
                 else:
                     insert_in_order(mine, entry)
                 if log_append is not None:
-                    log_append((key, ts, value))
+                    log_append(key)
+                    log_entry(entry)
                 elif log is not None:
                     own.seq = seq = (own.seq + 1) & MAX_SEQ
                     log((key, ts, seq), (value, ts))
@@ -257,71 +274,39 @@ class StreamStreamJoinNode(Node):
         default): no outer store, no shared stream time, stores read and written in place,
         and the write's changelog record appended to the store's batch (if logged). Same
         rules as the general function, minus the branches that cannot apply.
+
+        Generated from ``_INNER_TEMPLATE`` so that the joiner call (a two-argument joiner,
+        swapped on the right side, or a key joiner) and the logging branch are fixed per
+        node rather than tested per record and result.
         """
-        ctx, node = self.ctx, self
-        forward, forward_at, dropped = self.forward, self.forward_at, ctx.record_dropped
         join = self.join
         pair = getattr(join, "pair", None)
-        before, after = self.join_before, self.join_after
-        other = self.other
-        get_other = other.data.get
-        live_offset = other.retention_ms - 1
-        own_data = own.data
-        own_get = own_data.get
-        own_retention = own.retention_ms
+        swapped = getattr(join, "swapped_pair", None)
+        if swapped is not None:  # the right side of a (left, right) two-argument joiner
+            pair, joined = swapped, "pair(other_value, value)"
+        elif pair is not None:
+            joined = "pair(value, other_value)"
+        else:
+            joined = "join(key, value, other_value)"
         log_append = own.log_buffer.append if own.log_buffer is not None else None
-
-        def process(key: Any, value: Any) -> None:
-            if key is None or value is None:
-                dropped(node, "null key or value")
-                return
-            ts = ctx.timestamp
-            entries = get_other(key)
-            if entries:
-                live = other.observed_stream_time - live_offset
-                if entries[0][0] < live:  # a read drops the expired head too
-                    if entries[-1][0] < live:
-                        entries.clear()
-                    else:
-                        drop_expired(entries, live - 1)
-                low = ts - before
-                if low < live:
-                    low = live
-                if low < 0:
-                    low = 0
-                high = ts + after
-                if high < 0:
-                    high = 0
-                for other_ts, other_value in entries:
-                    if other_ts < low:
-                        continue
-                    if other_ts > high:
-                        break
-                    joined = (pair(value, other_value) if pair is not None
-                              else join(key, value, other_value))
-                    if other_ts <= ts:
-                        forward(key, joined)
-                    else:
-                        forward_at(key, joined, other_ts)
-            observed = own.observed_stream_time
-            if ts > observed:
-                own.observed_stream_time = ts
-                if ts >= own.next_sweep:
-                    own.sweep()
-            elif ts <= observed - own_retention:
-                return  # "Skipping record for expired segment."
-            entry = (ts, value)
-            mine = own_get(key)
-            if mine is None:
-                own_data[key] = [entry]
-            elif not mine or mine[-1][0] <= ts:
-                mine.append(entry)
-            else:
-                insert_in_order(mine, entry)
-            if log_append is not None:
-                log_append((key, ts, value))
-
-        return process
+        log = "\n    log_append(key)\n    log_entry(entry)" if log_append is not None else ""
+        other = self.other
+        forward, forward_at = self._result_forwards()
+        scope = {
+            "ctx": self.ctx, "node": self, "forward": forward,
+            "forward_at": forward_at, "dropped": self.ctx.record_dropped,
+            "join": join, "pair": pair, "before": self.join_before,
+            "after": self.join_after, "other": other, "get_other": other.data.get,
+            "live_offset": other.retention_ms - 1, "own": own, "own_data": own.data,
+            "own_get": own.data.get, "own_retention": own.retention_ms,
+            "insert_in_order": insert_in_order, "log_append": log_append,
+            "log_entry": own.log_entries.append,
+        }
+        text = _INNER_TEMPLATE.format(joined=joined, log=log)
+        filename = f"<stream-stream join {self.name}>"
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        exec(compile(text, filename, "exec"), scope)  # noqa: S102 - fixed template
+        return scope["process"]  # type: ignore[no-any-return]
 
     def _emit_non_joined(self, store: Any) -> None:
         """Emit parked records whose window has closed (Kafka's ``emitNonJoinedOuterRecords``,
@@ -536,3 +521,57 @@ class TableJoinMergeNode(Node):
             self.forward(key, change if self.send_old else (new, None))
         else:
             self.forward(key, change if self.send_old else (change[0], None))
+
+
+# The inner join's per-record function (see ``StreamStreamJoinNode._inner_fn``). A read of
+# the other side first drops that key's expired head (records older than the store's
+# retention; the list is sorted, so a short scan from the front): what is left is live, so
+# only the join window bounds the partners.
+_INNER_TEMPLATE = """
+def process(key, value):
+    if key is None or value is None:
+        dropped(node, "null key or value")
+        return
+    ts = ctx.timestamp
+    entries = get_other(key)
+    if entries:
+        live = other.observed_stream_time - live_offset
+        if entries[0][0] < live:
+            if entries[-1][0] < live:
+                entries.clear()
+            else:
+                cut = 1
+                while entries[cut][0] < live:
+                    cut += 1
+                del entries[:cut]
+        low = ts - before
+        if low < 0:
+            low = 0
+        high = ts + after
+        if high < 0:
+            high = 0
+        for other_ts, other_value in entries:
+            if other_ts < low:
+                continue
+            if other_ts > high:
+                break
+            if other_ts <= ts:
+                forward(key, {joined})
+            else:
+                forward_at(key, {joined}, other_ts)
+    observed = own.observed_stream_time
+    if ts > observed:
+        own.observed_stream_time = ts
+        if ts >= own.next_sweep:
+            own.sweep()
+    elif ts <= observed - own_retention:
+        return  # "Skipping record for expired segment."
+    entry = (ts, value)
+    mine = own_get(key)
+    if mine is None:
+        own_data[key] = [entry]
+    elif not mine or mine[-1][0] <= ts:
+        mine.append(entry)
+    else:
+        insert_in_order(mine, entry){log}
+"""
