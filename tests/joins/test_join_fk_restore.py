@@ -9,7 +9,7 @@ import pytest
 
 from streamnb import Consumed, Serdes, StreamsBuilder, TopologyTestDriver
 from streamnb.dsl._fk_nodes import PersistentSubscriptionStore, SubscriptionStore
-from streamnb.runtime.restore import RestoreTarget, _apply
+from tests._restore import changelogs, restore_stores
 
 STORE = "KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE-0000000010"
 # (topic, key, value): left rows "value|foreign key", right rows by foreign key
@@ -42,20 +42,6 @@ def _outputs(driver):
             for r in driver.create_output_topic("out").read_records_to_list()]
 
 
-def _restore(driver, logs):
-    for name, store in driver._task.stores.items():
-        topic = store.changelog_topic
-        if not topic:
-            continue
-        builder = driver.topology.stores[name]
-        key_serde = driver._resolve(builder.key_serde, driver._default_key_serde)
-        value_serde = driver._resolve(builder.value_serde, driver._default_value_serde)
-        target = RestoreTarget(store, topic, 0, None, None, store.timestamped)
-        for key_bytes, value_bytes, ts in logs.get(topic, []):
-            _apply(target, key_serde.deserialize(topic, key_bytes),
-                   value_serde.deserialize(topic, value_bytes), ts)
-
-
 def _subscriptions(store):
     return sorted((key, value[0].hash, value[0].instruction, value[1])
                   for key, value in store.all())
@@ -66,14 +52,13 @@ def _run(store_type, split, tmp_path, left_join=False):
     with TopologyTestDriver(_topology(store_type, left_join), config) as driver:
         _pipe(driver, 0, split)
         out = _outputs(driver)
-        logs = {topic: [(o.key_bytes, o.value_bytes, o.timestamp) for o in queue]
-                for topic, queue in driver._outputs.items() if topic.endswith("-changelog")}
+        logs = changelogs(driver)
         before = _subscriptions(driver.get_all_state_stores()[STORE])
     if split is None:
         return out
     config = {"application.id": "fk", "state.dir": str(tmp_path / "two")}  # a fresh disk
     with TopologyTestDriver(_topology(store_type, left_join), config) as restarted:
-        _restore(restarted, logs)
+        restore_stores(restarted, logs)
         store = restarted.get_all_state_stores()[STORE]
         kind = PersistentSubscriptionStore if store_type == "persistent" else SubscriptionStore
         assert isinstance(store, kind)

@@ -9,8 +9,8 @@ import pytest
 from streamnb import Processor, Serdes, StreamsBuilder, Suppressed, TopologyTestDriver
 from streamnb.dsl.suppress import BufferConfig
 from streamnb.processor import Headers
-from streamnb.runtime.restore import RestoreTarget, _apply
 from streamnb.state.suppress_changelog import BufferValueSerde, new_entry
+from tests._restore import changelogs, restore_stores
 
 CONFIG = {"application.id": "app", "default.key.serde": "string",
           "default.value.serde": "long"}
@@ -67,28 +67,6 @@ def _pipe(driver, records):
         topic.pipe_input(key, value, ts, Headers(headers) if headers else None)
 
 
-def _changelogs(driver) -> dict[str, list]:
-    """The changelog records a driver sent, as bytes: what a broker would keep."""
-    return {topic: [(o.key_bytes, o.value_bytes, o.timestamp) for o in queue]
-            for topic, queue in driver._outputs.items() if topic.endswith("-changelog")}
-
-
-def _restore(driver, logs) -> None:
-    """Rebuild every logged store of the driver's task from ``logs`` as the runtime's restore
-    does: decode with the store's changelog serdes, then ``_apply`` each record."""
-    for name, store in driver._task.stores.items():
-        topic = store.changelog_topic
-        if not topic:
-            continue
-        builder = driver.topology.stores[name]
-        key_serde = driver._resolve(builder.key_serde, driver._default_key_serde)
-        value_serde = driver._resolve(builder.value_serde, driver._default_value_serde)
-        target = RestoreTarget(store, topic, 0, None, None, store.timestamped)
-        for key_bytes, value_bytes, ts in logs.get(topic, []):
-            _apply(target, key_serde.deserialize(topic, key_bytes),
-                   value_serde.deserialize(topic, value_bytes), ts)
-
-
 def _outputs(driver):
     return [(r.key, r.value, r.timestamp)
             for r in driver.create_output_topic("out").read_records_to_list()]
@@ -103,7 +81,7 @@ def _run(split: int | None, until_time_limit: bool = True):
     with TopologyTestDriver(topology, CONFIG) as driver:
         _pipe(driver, records)
         out = _outputs(driver)
-        logs = _changelogs(driver)
+        logs = changelogs(driver)
         offsets = dict(driver._offsets)
         buffer = driver.get_all_state_stores()[STORE]
         before = {key: list(entry) for key, entry in buffer.entries.items()}
@@ -111,7 +89,7 @@ def _run(split: int | None, until_time_limit: bool = True):
         return calls, seen, out, before
     restarted = TopologyTestDriver(_topology(calls, seen, until_time_limit), CONFIG)
     with restarted:
-        _restore(restarted, logs)
+        restore_stores(restarted, logs)
         after = {key: list(entry) for key, entry in
                  restarted.get_all_state_stores()[STORE].entries.items()}
         assert after == before  # values, prior values, context, buffer times

@@ -9,12 +9,13 @@ from confluent_kafka import TopicPartition
 
 from streamnb import EmitStrategy, Produced, StreamsBuilder, TopologyTestDriver
 from streamnb.dsl.windows import SessionWindows, SlidingWindows, TimeWindows
-from streamnb.runtime.restore import RestoreTarget, _apply, load_committed_metadata, offset_metadata
+from streamnb.runtime.restore import load_committed_metadata, offset_metadata
 from streamnb.state.processor_metadata import (
     ProcessorMetadata,
     decode_offset_metadata,
     encode_offset_metadata,
 )
+from tests._restore import changelogs, restore_stores
 
 CONFIG = {"application.id": "app", "default.key.serde": "string",
           "default.value.serde": "string"}
@@ -46,20 +47,6 @@ def _outputs(driver):
             driver.create_output_topic("out", value_serde="long").read_records_to_list()]
 
 
-def _restore(driver, logs):
-    for name, store in driver._task.stores.items():
-        topic = store.changelog_topic
-        if not topic:
-            continue
-        builder = driver.topology.stores[name]
-        key_serde = driver._resolve(builder.key_serde, driver._default_key_serde)
-        value_serde = driver._resolve(builder.value_serde, driver._default_value_serde)
-        target = RestoreTarget(store, topic, 0, None, None, store.timestamped)
-        for key_bytes, value_bytes, ts in logs.get(topic, []):
-            _apply(target, key_serde.deserialize(topic, key_bytes),
-                   value_serde.deserialize(topic, value_bytes), ts)
-
-
 class _CommittedOffsets:
     """A consumer stand-in whose committed offsets carry the given metadata string."""
 
@@ -75,13 +62,12 @@ def _run(kind: str, split: int | None, keep_metadata: bool = True):
     with TopologyTestDriver(_topology(kind), CONFIG) as driver:
         _pipe(driver, RECORDS if split is None else RECORDS[:split])
         out = _outputs(driver)
-        logs = {topic: [(o.key_bytes, o.value_bytes, o.timestamp) for o in queue]
-                for topic, queue in driver._outputs.items() if topic.endswith("-changelog")}
+        logs = changelogs(driver)
         committed = offset_metadata(driver._task, driver._task.ctx.stream_time)
     if split is None:
         return out
     with TopologyTestDriver(_topology(kind), CONFIG) as restarted:
-        _restore(restarted, logs)
+        restore_stores(restarted, logs)
         load_committed_metadata(_CommittedOffsets(committed if keep_metadata else None),
                                 restarted._task, [TopicPartition("in", 0)])
         _pipe(restarted, RECORDS[split:])
