@@ -4,6 +4,7 @@ import pytest
 
 from streamnb import StreamsBuilder, TopologyTestDriver
 from streamnb.engine.fusion import is_fusable
+from tests._collectors import ListCollector
 
 LINES = ["a b c", "", "b c d e", "a a", "x"]
 
@@ -65,22 +66,6 @@ def test_errors_in_fused_code_still_name_the_operator():
         driver.create_input_topic("in").pipe_input("k", "abc")
 
 
-class _Collector:
-    """Captures sink output; supports both the plain and the inline sink protocols."""
-
-    def __init__(self, inline):
-        self.out = []
-        if inline:
-            self.sink_inline = lambda topic, *rest: (self.out.append,
-                                                     ("topic", "key", "value", "timestamp"))
-
-    def send(self, topic, key, value, timestamp, *rest):
-        self.out.append((topic, key, value, timestamp))
-
-    def send_changelog(self, *args):
-        pass
-
-
 def test_batch_entry_runs_records_like_per_record_processing():
     from streamnb.engine.task import Task
     from streamnb.topology.topology import Subtopology
@@ -95,12 +80,12 @@ def test_batch_entry_runs_records_like_per_record_processing():
 
     records = [(str(i), line, 10 + i) for i, line in enumerate(LINES)]
     topology, group = build()
-    plain = _Collector(inline=False)
+    plain = ListCollector(inline=False)
     task = Task("0_0", topology, group, plain, "app", {"operator.fusion": False})
     for key, value, ts in records:
         task.process("in", key, value, ts)
     topology, group = build()
-    batched = _Collector(inline=True)
+    batched = ListCollector(inline=True)
     task = Task("0_0", topology, group, batched, "app")
     task.batch_entry("in")(records)
     assert batched.out == plain.out
@@ -118,7 +103,7 @@ def test_batch_count_with_out_of_order_timestamps_matches_unfused():
         builder.stream("in").group_by_key().count().to_stream().to("out")
         topology = builder.build()
         group = topology.subtopologies()[0]
-        collector = _Collector(inline=fused)
+        collector = ListCollector(inline=fused)
         task = Task("0_0", topology, Subtopology(0, group.nodes, [], [], group.stores),
                     collector, "app", {"operator.fusion": fused})
         records = [("a", 1, 50), ("a", 1, 10), ("b", 1, 5), ("a", 1, 60), ("b", 1, 1)]

@@ -9,6 +9,7 @@ from streamnb import StreamsBuilder, TopologyTestDriver
 from streamnb.engine.fusion import returned_argument
 from streamnb.engine.task import Task
 from streamnb.topology.topology import Subtopology
+from tests._collectors import ListCollector
 
 CONSTANT = "c"
 
@@ -60,19 +61,8 @@ def _task(selector):
     topology = builder.build()
     group = topology.subtopologies()[0]
     task = Task("0_0", topology, Subtopology(0, group.nodes, [], [], group.stores),
-                _Collector(), "app")
+                ListCollector(), "app")
     return task
-
-
-class _Collector:
-    def __init__(self):
-        self.out = []
-
-    def send(self, topic, key, value, timestamp, *rest):
-        self.out.append((topic, key, value, timestamp))
-
-    def send_changelog(self, *args):
-        pass
 
 
 def test_group_by_value_selector_is_not_called_in_the_batch_loop():

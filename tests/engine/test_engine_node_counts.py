@@ -7,19 +7,9 @@ import pytest
 from streamnb import StreamsBuilder
 from streamnb.engine.task import Task
 from streamnb.topology.topology import Subtopology
+from tests._collectors import ListCollector
 
 DEBUG = {"metrics.recording.level": "DEBUG"}
-
-
-class _Collector:
-    def __init__(self):
-        self.out = []
-
-    def send(self, topic, key, value, timestamp, *rest):
-        self.out.append((topic, key, value, timestamp))
-
-    def send_changelog(self, *args):
-        pass
 
 
 class _Upper:
@@ -54,7 +44,7 @@ def _task(config=DEBUG, build=_build):
     topology = builder.build()
     group = topology.subtopologies()[0]
     return Task("0_0", topology, Subtopology(0, group.nodes, [], [], group.stores),
-                _Collector(), "app", dict(config))
+                ListCollector(), "app", dict(config))
 
 
 RECORDS = [("k", "a bb ccc", 1), ("k", "", 2), ("k", "b dd", 3)]

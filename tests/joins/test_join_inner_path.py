@@ -11,6 +11,7 @@ from streamnb.dsl.join_windows import JoinWindows
 from streamnb.engine.task import Task
 from streamnb.state.join_window import JoinWindowStore
 from streamnb.topology.topology import Subtopology
+from tests._collectors import ListCollector
 
 CONFIG = {"application.id": "app", "default.key.serde": "string",
           "default.value.serde": "string"}
@@ -42,24 +43,12 @@ def test_results_keep_left_right_order_from_either_side(joiner):
                                     ("k", "L1|R0", 10), ("k", "L2|R0", 30)]
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.out: list[tuple] = []
-        self.changelog: list[tuple] = []
-
-    def send(self, topic, key, value, timestamp, *rest) -> None:
-        self.out.append((topic, key, value, timestamp))
-
-    def send_changelog(self, topic, partition, key, value, timestamp, *serdes) -> None:
-        self.changelog.append((topic, key, value, timestamp))
-
-
-def _task(config=None, windows=None) -> tuple[Task, _Collector]:
+def _task(config=None, windows=None) -> tuple[Task, ListCollector]:
     topology = _topology(lambda a, b: a + b, windows)
     groups = topology.subtopologies()
     merged = Subtopology(0, [n for g in groups for n in g.nodes], [], [],
                          [s for g in groups for s in g.stores])
-    collector = _Collector()
+    collector = ListCollector()
     return Task("0_0", topology, merged, collector, "app", config), collector
 
 
