@@ -14,9 +14,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _broker import noida
+from _broker import VisibleEndWatcher, noida
 from _harness import HERE, RunFailed, Series, interleave, python_here, spawn
-from bench_e2e import OutputWatcher
 from bench_stores import _child as store_only_child
 from confluent_kafka import Producer
 
@@ -67,7 +66,7 @@ def run_level(opts: Any, workdir: Path, log) -> dict[str, Any]:
                     output = f"bench-counts-{tag}"
                     ensure_topics(bootstrap, {output: 3})
                     app_id = f"bench-state-{tag}"
-                    watcher = OutputWatcher(bootstrap, output, size)
+                    watcher = VisibleEndWatcher(bootstrap, output, 3, size)
                     watcher.start()
                     state_dir = workdir / f"state-{tag}"
                     child = spawn(python_here(), CHILD, {
@@ -77,6 +76,7 @@ def run_level(opts: Any, workdir: Path, log) -> dict[str, Any]:
                     watcher.join(opts.timeout * 3)
                     watcher.stop()
                     result = child.stop_and_result(180)
+                    watcher.join(60)
                     if watcher.done_at is None or result.get("first_at") is None:
                         raise RunFailed(f"build: {watcher.seen:,} of {size:,} counts visible")
                     seconds = watcher.done_at - result["first_at"]
