@@ -157,14 +157,22 @@ def _check_supplier(supplier: StoreSupplier, windows: Any) -> None:
             "for the window size and retention period (retention = size + grace)")
 
 
-def _outer_store(name: str, sj: StreamJoined, key_serde: Any) -> StoreBuilder:
+def _outer_store(name: str, sj: StreamJoined, key_serde: Any, graph: Graph,
+                 this_supplier: StoreSupplier | None) -> StoreBuilder:
     """The left/outer join's shared store of records waiting for a partner; logged like
-    Kafka's list-value store (key ``(timestamp, side, key)``)."""
+    Kafka's list-value store (key ``(timestamp, side, key)``).
+
+    Persistent as Kafka's ``OuterStreamJoinStoreFactory`` decides: like the user's
+    this-side store supplier when there is one, else per ``default.dsl.store``."""
     from ..state._join_serdes import LeftOrRightValuesSerde, TimestampedKeyAndJoinSideSerde
+    from ..state.join_persistent import PersistentOuterJoinStore
     from ..state.join_window import OuterJoinStore
 
+    persistent = (this_supplier.persistent if this_supplier is not None
+                  else graph.default_persistent)
+    store_class = PersistentOuterJoinStore if persistent else OuterJoinStore
     builder = StoreBuilder(
-        StoreSupplier(name, "key_value", lambda: OuterJoinStore(name), persistent=False),
+        StoreSupplier(name, "key_value", lambda: store_class(name), persistent=persistent),
         TimestampedKeyAndJoinSideSerde(key_serde),
         LeftOrRightValuesSerde(sj.value_serde, sj.other_value_serde))
     builder.with_caching_disabled()
@@ -232,8 +240,10 @@ def stream_stream_join(this: KStream, other: KStream, joiner: Any, windows: Any,
                    else (f"{base}{other_suffix}" if base else other_gen) + "-store")
     outer_store = None
     if left_outer and windows.enable_spurious_result_fix:
-        if base:
-            outer_store = base + ("-outer-shared-join" if right_outer else "-left-shared-join")
+        # Kafka's precedence: the this-side supplier's name, the store name, generated.
+        named = this_supplier.name if this_supplier is not None else base
+        if named:
+            outer_store = named + ("-outer-shared-join" if right_outer else "-left-shared-join")
         else:
             digits = this_gen[len("KSTREAM-OUTERTHIS-" if right_outer else "KSTREAM-JOINTHIS-"):]
             outer_store = "KSTREAM-OUTERSHARED-" + digits
@@ -282,7 +292,8 @@ def stream_stream_join(this: KStream, other: KStream, joiner: Any, windows: Any,
         outer_sj = StreamJoined(value_serde=this_value_serde,
                                 other_value_serde=other_value_serde)
         outer_sj.logging_enabled, outer_sj.log_config = sj.logging_enabled, sj.log_config
-        graph.add_store(_outer_store(outer_store, outer_sj, key_serde), join_this, join_other)
+        graph.add_store(_outer_store(outer_store, outer_sj, key_serde, graph, this_supplier),
+                        join_this, join_other)
     graph.add_processor(merge, PassThroughNode, [join_this, join_other])
     return KStream(graph, merge, False, key_serde, None)
 
@@ -338,12 +349,15 @@ def _check_versioned(graph: Graph, store_names: list[str], grace_ms: int) -> Non
 
 
 def _buffer_store(name: str, grace_ms: int, key_serde: Any, value_serde: Any) -> StoreBuilder:
-    """The ``<join>-Buffer`` store of a stream-table join with grace, logged as Kafka's."""
-    from ..state.join_window import StreamJoinBuffer
+    """The ``<join>-Buffer`` store of a stream-table join with grace, logged as Kafka's.
+
+    Always persistent, whatever ``default.dsl.store`` says: Kafka builds this buffer as a
+    ``RocksDBTimeOrderedKeyValueBuffer`` unconditionally."""
+    from ..state.join_persistent import PersistentStreamJoinBuffer
 
     builder = StoreBuilder(
-        StoreSupplier(name, "key_value", lambda: StreamJoinBuffer(name, grace_ms),
-                      persistent=False),
+        StoreSupplier(name, "key_value", lambda: PersistentStreamJoinBuffer(name, grace_ms),
+                      persistent=True),
         WindowStoreKeySerde(key_serde), value_serde, timestamped=True)
     builder.with_caching_disabled()
     return builder
