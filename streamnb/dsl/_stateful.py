@@ -187,6 +187,37 @@ class TableSourceNode(_TableNode):
         super().init(ctx)
         if getattr(self.store, "kind", None) == "versioned":
             self.process = self._process_versioned  # type: ignore[method-assign]
+        elif hasattr(self.store, "raw_ops"):
+            self.process = self._raw_process()  # type: ignore[method-assign]
+
+    def _raw_process(self) -> Callable[[Any, Any], None]:
+        """``process`` on a store's own dict operations (``raw_ops``): an upsert is two dict
+        assignments (store and change logger) and no store read unless old values are
+        sent; deletes and null keys take the store's checked path."""
+        get, set_value, log_change = self.store.raw_ops()
+        process, forward, ctx, send_old = self.process, self.forward, self.ctx, self.send_old
+        logged = log_change is not None
+        forwards = bool(self.children)  # a table read only through its store forwards nothing
+
+        def raw_process(key: Any, value: Any) -> None:
+            if value is None or key is None:
+                process(key, value)
+                return
+            stored = (value, ctx.timestamp)
+            if send_old:
+                old = get(key)
+                set_value(key, stored)
+                if logged:
+                    log_change(key, stored)
+                forward(key, (value, None if old is None else old[0]))
+                return
+            set_value(key, stored)
+            if logged:
+                log_change(key, stored)
+            if forwards:
+                forward(key, (value, None))
+
+        return raw_process
 
     def _process_versioned(self, key: Any, value: Any) -> None:
         """Kafka's versioned semantics: a put the store rejects (older than its history

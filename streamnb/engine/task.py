@@ -157,6 +157,8 @@ class Task:
         # One call per commit instead of one per key when the collector can (the runtime's
         # compiled loop); the driver's collector sends one record per call, as before.
         send_batch = getattr(self.ctx.collector, "send_changelog_batch", None)
+        # Timestamped changes straight from the pending dict: no record tuple per change.
+        send_pairs = getattr(self.ctx.collector, "send_changelog_pairs", None)
         ctx = self.ctx
         partition = self.partition
         if keep_every_write:
@@ -180,6 +182,11 @@ class Task:
 
             def flush() -> None:
                 if not pending:
+                    return
+                if send_pairs is not None:
+                    send_pairs(topic, partition, pending.items(), ctx.timestamp, key_serde,
+                               value_serde)
+                    pending.clear()
                     return
                 if send_batch is not None:
                     now = ctx.timestamp

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
@@ -18,6 +19,7 @@ from ..errors import SerializationException, StreamsException
 from .codecs import (
     PARTITION_ANY,
     compile_changelog_all,
+    compile_changelog_pairs,
     compile_produce_all,
     decoder,
     encoder,
@@ -47,6 +49,7 @@ class RecordCollector:
         self._targets: dict[tuple, _SinkTarget] = {}
         # (topic, id(key serde), id(value serde)) -> (topic, serdes, compiled batch send)
         self._changelog_batches: dict[tuple, tuple[str, tuple[Any, Any], Any]] = {}
+        self._changelog_pairs: dict[tuple, tuple[str, tuple[Any, Any], Any]] = {}
         self._last_changelog: tuple = (None, None, None, None, None)
         self.error: BaseException | None = None
         # Called before anything is produced, when set: under exactly-once the stream
@@ -64,9 +67,10 @@ class RecordCollector:
         for target in self._targets.values():
             target.produce_all = compile_produce_all(self._produce, target.topic,
                                                      *target.serdes)
-        for cache_key, (topic, serdes, _old) in list(self._changelog_batches.items()):
-            self._changelog_batches[cache_key] = (
-                topic, serdes, compile_changelog_all(self._produce, topic, *serdes))
+        for compiled, compile_ in ((self._changelog_batches, compile_changelog_all),
+                                   (self._changelog_pairs, compile_changelog_pairs)):
+            for cache_key, (topic, serdes, _old) in list(compiled.items()):
+                compiled[cache_key] = (topic, serdes, compile_(self._produce, topic, *serdes))
 
     # -- delivery reports -------------------------------------------------------------------
     def on_delivery(self, err: KafkaError | None, msg: Any) -> None:
@@ -291,6 +295,34 @@ class RecordCollector:
             if exc is None:
                 return
             key, value, timestamp = records[index]
+            self.send_changelog(topic, partition, key, value, timestamp, key_serde,
+                                value_serde)
+            start = index + 1
+
+    def send_changelog_pairs(self, topic: str, partition: int, items: Any, now: int,
+                             key_serde: Any, value_serde: Any) -> None:
+        """A commit's changes of one timestamped store, ``(key, (value, timestamp))``
+        pairs (None: a tombstone, stamped ``now``), e.g. the ``items()`` of its pending
+        dict, to the task's partition in one compiled loop that builds no tuple per record
+        (``send_changelog_batch`` takes ready ``(key, value, timestamp)`` records). A record
+        that fails there goes through ``send_changelog``, then the loop resumes after it."""
+        if self.before_produce is not None and items:
+            self.before_produce()
+        cache_key = (topic, id(key_serde), id(value_serde))
+        entry = self._changelog_pairs.get(cache_key)
+        if entry is None:
+            serdes = (resolve_serde(key_serde, self._key_default),
+                      resolve_serde(value_serde, self._value_default))
+            entry = (topic, serdes, compile_changelog_pairs(self._produce, topic, *serdes))
+            self._changelog_pairs[cache_key] = entry
+        send_all = entry[2]
+        start = 0
+        while True:
+            index, exc = send_all(items, partition, start, now)
+            if exc is None:
+                return
+            key, stored = next(islice(items, index, None))
+            value, timestamp = (None, now) if stored is None else stored
             self.send_changelog(topic, partition, key, value, timestamp, key_serde,
                                 value_serde)
             start = index + 1

@@ -34,7 +34,7 @@ from .restore import load_committed_metadata, offset_metadata, restore, restore_
 
 log = logging.getLogger("streamnb.runtime")
 KAFKA_LOG = logging.getLogger("streamnb.runtime.kafka")
-_PAUSE_GC = True  # see StreamThread._loop
+_PAUSE_GC = True  # see _fetch
 # Exactly-once: the loop's commits run their broker round trips beside the next batch
 # (see _TxnCommit); False commits in line, as before (bench_e2e.py --inline-commit).
 OVERLAP_COMMIT = True
@@ -273,17 +273,8 @@ class StreamThread(threading.Thread):
         next_lag = 0.0
         consume = consumer.consume
         while not stop.is_set():
-            # What is fetched already, without waiting: consume(n, timeout) would wait for
-            # n messages until the timeout; block (poll.ms) only when nothing is there.
-            msgs = consume(batch, 0) or consume(batch, poll_s)
+            msgs, paused = _fetch(consume, batch, poll_s)
             metrics.poll_total += 1
-            # No cyclic GC while a batch runs: its thousands of live messages and record
-            # tuples would be traversed by a collection every 700 allocations (measured
-            # ~10% of the thread's CPU); it is all freed by reference counting at the end
-            # of the batch, and one collection runs, if due, right after.
-            paused = _PAUSE_GC and bool(msgs) and gc.isenabled()
-            if paused:
-                gc.disable()
             try:
                 # Under exactly-once the previous commit may still be in flight here: the
                 # batch is processed meanwhile, its output waits in the sinks' lists, and
@@ -296,9 +287,7 @@ class StreamThread(threading.Thread):
                     self._punctuate()
                     collector.drain()
             except KafkaException as exc:  # the background commit failed
-                if not _task_migrated(exc):
-                    raise
-                self._rejoin(exc)
+                self._tasks_migrated(exc, rejoin=True)
             finally:
                 if paused:
                     msgs = None
@@ -313,9 +302,7 @@ class StreamThread(threading.Thread):
                 try:
                     self.commit()
                 except KafkaException as exc:
-                    if not _task_migrated(exc):
-                        raise
-                    self._rejoin(exc)
+                    self._tasks_migrated(exc, rejoin=True)
                 finally:
                     self._async_commit = False
                 # As Kafka's StreamThread: the interval runs from the end of a commit (here
@@ -324,15 +311,6 @@ class StreamThread(threading.Thread):
             if now >= next_lag:
                 self._refresh_lag()
                 next_lag = now + 1.0
-
-    def _rejoin(self, exc: KafkaException) -> None:
-        """A commit found the group moved on: drop the tasks and rejoin, as Kafka's
-        handleTaskMigrated does."""
-        self._tasks_migrated(exc)
-        consumer = self._consumer
-        consumer.unsubscribe()
-        consumer.subscribe(self.plan.stream_topics, on_assign=self._on_assign,
-                           on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     def _commit_requested(self) -> bool:
         return any(task.commit_requested for task in self.tasks.values())
@@ -677,9 +655,8 @@ class StreamThread(threading.Thread):
                 try:
                     self.commit()
                 except KafkaException as exc:
-                    if not _task_migrated(exc):
-                        raise
-                    self._tasks_migrated(exc)
+                    # Inside the rebalance: the consumer is rejoining already.
+                    self._tasks_migrated(exc, rejoin=False)
                     return
             with self.lock:
                 self._close_tasks(clean=True)
@@ -690,16 +667,26 @@ class StreamThread(threading.Thread):
             with self.lock:
                 self._close_tasks(clean=False)
 
-    def _tasks_migrated(self, exc: KafkaException) -> None:
-        """A commit found the group rebalanced without us: drop the open transaction and
-        close the tasks without committing (what they processed since the last commit is
-        processed again by their next owner: at-least-once duplicates, never a loss)."""
+    def _tasks_migrated(self, exc: KafkaException, rejoin: bool) -> None:
+        """Handle a failed commit (in the loop, in the background, or in the revoke
+        callback): raise ``exc`` unless it means the group rebalanced without us (Kafka's
+        TaskMigratedException, see _MIGRATED). Then drop the open transaction and close the
+        tasks without committing (what they processed since the last commit is processed
+        again by their next owner: at-least-once duplicates, never a loss) and, with
+        ``rejoin``, leave and rejoin the group, as Kafka's handleTaskMigrated does."""
+        if not _task_migrated(exc):
+            raise exc
         log.warning("stream thread %s: tasks migrated to another member during a rebalance "
                     "(%s); closing them uncommitted and rejoining the group",
                     self.name, exc.args[0].str())
         with self.lock:
             self._abort()
             self._close_tasks(clean=False)
+        if rejoin:
+            consumer = self._consumer
+            consumer.unsubscribe()
+            consumer.subscribe(self.plan.stream_topics, on_assign=self._on_assign,
+                               on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         with self.lock:
@@ -849,6 +836,36 @@ class StreamThread(threading.Thread):
 
 
 _error, _topic, _partition = Message.error, Message.topic, Message.partition
+
+
+def _fetch(consume: Any, batch: int, poll_s: float) -> tuple[list[Any], bool]:
+    """The next batch of messages, and whether the cyclic GC was paused for it (the caller
+    enables it again once the batch is processed).
+
+    No cyclic GC while a batch is fetched and runs: its thousands of live messages and
+    record tuples would be traversed by a collection every 700 allocations, and those that
+    survive two of them reach the oldest generation, whose growth triggers full collections
+    that walk every store entry (a 1M-key table: ~0.1 s each, several per second). It is
+    all freed by reference counting at the end of the batch, and one collection runs, if
+    due, right after. What is fetched already is taken without waiting (consume(n, timeout)
+    would wait for n messages until the timeout); only when nothing is there does it block
+    for ``poll_s``, with the GC on (other threads may allocate meanwhile)."""
+    if not (_PAUSE_GC and gc.isenabled()):
+        return consume(batch, 0) or consume(batch, poll_s), False
+    gc.disable()
+    try:
+        msgs = consume(batch, 0)
+    except BaseException:
+        gc.enable()
+        raise
+    if msgs:
+        return msgs, True
+    gc.enable()
+    msgs = consume(batch, poll_s)
+    if msgs:
+        gc.disable()
+        return msgs, True
+    return msgs, False
 
 
 def _wall_clock() -> int:
