@@ -5,12 +5,19 @@
 Prints words/s for streamnb's engine and for a hand-written dict loop (the practical limit
 of Python on this machine), median and range over interleaved runs.
 
-The engine runs the input as a stream thread does: a poll batch of ``POLL_LINES`` lines
-goes through the fused source loop, then the records it wrote to the repartition topic are
-consumed (as the next poll would return them), then the next batch. Kafka's poll returns up
-to ``max.poll.records`` (1000) records, often fewer; per-line draining (``batch_size=1``)
-adds a batch call per line that a real thread does not pay. The output is exactly the same
-for any batch size (tests/engine/test_engine_bench_wordcount_batches.py).
+The engine runs the input as a stream thread does: poll batches of ``POLL_LINES`` lines go
+through the fused source loop. Kafka's poll returns up to ``max.poll.records`` (1000)
+records, often fewer; per-line batches (``batch_size=1``) add a batch call per line that a
+real thread does not pay. The output is exactly the same for any batch size
+(tests/engine/test_engine_bench_wordcount_batches.py).
+
+The repartition topic between ``group_by`` and ``count`` has no broker here: each batch's
+words are queued on it and read back after the batch, as the next poll would return them.
+
+What is timed matches the peers' in-process runs (bench/peers/inproc_bytewax.py times its
+dataflow's construction and its source reading the lines): building the topology and the
+task, turning the lines into ``(key, value, timestamp)`` records, running them, collecting
+every ``(word, count, timestamp)`` update.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,19 +41,22 @@ from streamnb.examples.wordcount import INPUT_TOPIC, OUTPUT_TOPIC, build_topolog
 POLL_LINES = 100
 
 
-def run_streamnb(lines: list[str], batch_size: int = POLL_LINES) -> tuple[float, int]:
+def run_streamnb(lines: list[str], batch_size: int = POLL_LINES,
+                 clock: Callable[[], float] = time.perf_counter) -> tuple[float, int]:
+    """(seconds, updates): topology and task built, records made and run, all timed."""
+    gc.collect()
+    start = clock()
     runner = InProcessRunner(build_topology())
     records = [(None, line, index) for index, line in enumerate(lines)]
-    gc.collect()
-    start = time.perf_counter()
     runner.run(INPUT_TOPIC, records, batch_size)
-    elapsed = time.perf_counter() - start
+    elapsed = clock() - start
     return elapsed, len(runner.collector.outputs[OUTPUT_TOPIC])
 
 
-def run_dict_loop(lines: list[str]) -> tuple[float, int]:
+def run_dict_loop(lines: list[str], clock: Callable[[], float] = time.perf_counter
+                  ) -> tuple[float, int]:
     gc.collect()
-    start = time.perf_counter()
+    start = clock()
     counts: dict[str, int] = {}
     out = []
     for line in lines:
@@ -53,7 +64,7 @@ def run_dict_loop(lines: list[str]) -> tuple[float, int]:
             count = counts.get(word, 0) + 1
             counts[word] = count
             out.append((word, count))
-    return time.perf_counter() - start, len(out)
+    return clock() - start, len(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,23 +72,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, default=None, help="write results here")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time with process CPU time (steadier on a shared machine)")
     args = parser.parse_args(argv)
+    clock = time.process_time if args.cpu else time.perf_counter
     lines = word_lines(args.lines)
     words = sum(len(line.split()) for line in lines)
-    results: dict[str, list[float]] = {"streamnb engine": [], "python dict loop": []}
-    for _ in range(args.runs):  # interleaved: A, B, A, B ...
-        elapsed, updates = run_streamnb(lines)
-        assert updates == words, (updates, words)
-        results["streamnb engine"].append(words / elapsed)
-        elapsed, updates = run_dict_loop(lines)
-        assert updates == words
-        results["python dict loop"].append(words / elapsed)
-    print(f"word count, {args.lines:,} lines, {words:,} words, {args.runs} interleaved runs")
+    systems: dict[str, Callable[[], tuple[float, int]]] = {
+        "streamnb engine": lambda: run_streamnb(lines, clock=clock),
+        "python dict loop": lambda: run_dict_loop(lines, clock),
+    }
+    results: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(args.runs):  # interleaved: A, B, C, A, B, C ...
+        for name, run in systems.items():
+            elapsed, updates = run()
+            assert updates == words, (name, updates, words)
+            results[name].append(words / elapsed)
+    print(f"word count, {args.lines:,} lines, {words:,} words, {args.runs} interleaved runs, "
+          f"{'CPU' if args.cpu else 'wall'} time")
     print(f"{'system':<20}{'median words/s':>16}{'min':>12}{'max':>12}")
     for name, rates in results.items():
         print(f"{name:<20}{statistics.median(rates):>16,.0f}{min(rates):>12,.0f}"
               f"{max(rates):>12,.0f}")
-    engine, loop = (statistics.median(r) for r in results.values())
+    engine, loop = (statistics.median(results[n]) for n in ("streamnb engine",
+                                                             "python dict loop"))
     print(f"engine / dict loop {engine / loop:.3f} (poll batch {POLL_LINES} lines)")
     print(f"peak RSS {peak_rss_mb():.0f} MB")
     if args.json:
