@@ -2,7 +2,8 @@
 input stream, the processing rate it keeps meanwhile, and the cost of paged range reads.
 
     python bench/bench_query.py [--keys 1000000] [--rate 50000] [--seconds 20]
-                                [--qps 1000] [--rest-qps 500] [--closed]
+                                [--qps 1000] [--rest-qps 500] [--connections 4]
+                                [--closed]
     python bench/bench_query.py --paging [--keys 1000000]
     python bench/bench_query.py --gil [--seconds 5] [--rest-qps 500]
     python bench/bench_query.py --rest-cpu
@@ -10,9 +11,12 @@ input stream, the processing rate it keeps meanwhile, and the cost of paged rang
 A table store is loaded with ``--keys`` keys from a 2-partition topic on a fresh noida-db;
 then a producer process writes ``--rate`` updates/s of random keys. Phases of ``--seconds``
 each: no queries (the processing rate the app reaches alone), in-process key queries paced
-at ``--qps``, REST key queries paced at ``--rest-qps`` from another process, and with
+at ``--qps``, REST key queries paced at ``--rest-qps`` from another process (over
+``--connections`` keep-alive connections sharing one open-loop schedule), and with
 ``--closed`` both again as tight loops (every spare cycle goes to queries). Each phase
-prints the query p50/p99, the processing rate and this process's CPU (process_time).
+prints the query p50/p99/mean, the rate served over the client's own query window (and
+over the phase's wall time, which includes starting the client process), the schedule's
+slots given up when more than 100 ms behind, the processing rate and this process's CPU.
 
 ``--paging`` needs no broker: it times one page of 100 (first page, and from a cursor in
 the middle) on ``--keys`` keys, for the full-scan page (the previous implementation, kept
@@ -22,7 +26,8 @@ as ``paging.scan_page``) and the cursor page, on an in-memory and a sqlite store
 thread, with the REST server's switch interval at 5 ms (Python's default) and at its own.
 
 ``--rest-cpu``: the REST server's CPU per key query, the real handler of a small idle app
-fed 5,000 requests from memory (no sockets, no client), median of 5 rounds.
+fed 5,000 requests from memory (no sockets, no client), median of 5 rounds; then the CPU
+of an in-process ``streams.query(KeyQuery)`` on the same app (both partitions local).
 
 Each broker phase also says whether the app kept up with the offered rate (then the
 processed rate is NOT its capacity), drained a backlog, or was saturated (lag grew: the
@@ -96,55 +101,100 @@ def steady(bootstrap: str, keys: int, rate: int, stop: Any, sent: Any) -> None:
     producer.flush(30)
 
 
+class _Schedule:
+    """Open-loop pacing at ``qps`` (0: none) for ``seconds``, measured by the client itself.
+
+    WHY: the phase's wall clock includes starting the client process (a spawned Python
+    importing streamnb: 1-3 s on a loaded host), so queries/phase time under-reported the
+    served rate; and a loop more than 100 ms behind gives up its owed slots, which must be
+    counted, not hidden. ``take()`` hands out the next slot (thread-safe, for several
+    connections); ``summary()`` gives answers per second of the client's own window and
+    the slots given up."""
+
+    def __init__(self, seconds: float, qps: float) -> None:
+        import threading
+
+        self.interval = 1.0 / qps if qps else 0.0
+        self.started = time.monotonic()
+        self.end = self.started + seconds
+        self.next_at = self.started
+        self.skipped = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Wait for the next slot; False once the window is over."""
+        with self._lock:
+            now = time.monotonic()
+            if now >= self.end:
+                return False
+            if not self.interval:
+                return True
+            due = self.next_at + self.interval
+            floor = now - 0.1
+            if due < floor:  # more than 100 ms behind: give those slots up, counted
+                self.skipped += int((floor - due) / self.interval)
+                due = floor
+            self.next_at = due
+        delay = due - now
+        if delay > 0:
+            time.sleep(delay)
+        return True
+
+    def summary(self, samples: list[int]) -> dict[str, Any]:
+        return {"samples": samples, "window": time.monotonic() - self.started,
+                "skipped": self.skipped}
+
+
 def rest_client(address: str, keys: int, seconds: float, qps: float, out: Any,
-                fixed_path: str | None = None) -> None:
-    """REST key queries over one keep-alive connection for ``seconds``, paced at ``qps``
-    (0: as fast as answers come), in its own process as a real client would be."""
+                fixed_path: str | None = None, connections: int = 1) -> None:
+    """REST key queries for ``seconds`` paced at ``qps`` (0: as fast as answers come), in
+    its own process as a real client would be, over ``connections`` keep-alive
+    connections taking turns on one schedule (open loop: a slow answer on one connection
+    does not hold back the requests due meanwhile, as it would not with many users)."""
+    import threading
+
     host, port = address.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    rng = random.Random(13)
-    samples = []
-    interval = 1.0 / qps if qps else 0.0
-    end = time.monotonic() + seconds
-    next_at = time.monotonic()
-    while time.monotonic() < end:
-        path = fixed_path or f"/v1/stores/kv-store/key?key={key_of(rng.randrange(keys))}"
-        t0 = time.perf_counter_ns()
-        conn.request("GET", path)
-        response = conn.getresponse()
-        body = response.read()
-        samples.append(time.perf_counter_ns() - t0)
-        if response.status != 200:
-            raise SystemExit(f"REST query failed: {response.status} {body!r}")
-        if interval:
-            next_at = max(next_at + interval, time.monotonic() - 0.1)
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-    conn.close()
-    out.put(samples)
+    samples: list[int] = []
+    failures: list[str] = []
+    schedule = _Schedule(seconds, qps)
+
+    def worker(seed: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        rng = random.Random(seed)
+        while not failures and schedule.take():
+            path = fixed_path or f"/v1/stores/kv-store/key?key={key_of(rng.randrange(keys))}"
+            t0 = time.perf_counter_ns()
+            conn.request("GET", path)
+            response = conn.getresponse()
+            body = response.read()
+            samples.append(time.perf_counter_ns() - t0)  # list.append: atomic
+            if response.status != 200:
+                failures.append(f"REST query failed: {response.status} {body!r}")
+        conn.close()
+
+    workers = [threading.Thread(target=worker, args=(13 + i,)) for i in range(connections)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    if failures:
+        raise SystemExit(failures[0])
+    out.put(schedule.summary(samples))
 
 
-def in_process(streams: Any, keys: int, seconds: float, qps: float) -> list[int]:
+def in_process(streams: Any, keys: int, seconds: float, qps: float) -> dict[str, Any]:
     """In-process key queries for ``seconds`` paced at ``qps`` (0: a tight loop)."""
     rng = random.Random(11)
     samples = []
-    interval = 1.0 / qps if qps else 0.0
-    end = time.monotonic() + seconds
-    next_at = time.monotonic()
-    while time.monotonic() < end:
+    schedule = _Schedule(seconds, qps)
+    while schedule.take():
         request = StateQueryRequest.in_store("kv-store").with_query(
             KeyQuery.with_key(key_of(rng.randrange(keys))))
         t0 = time.perf_counter_ns()
         found = streams.query(request).get_only_partition_result()
         samples.append(time.perf_counter_ns() - t0)
         assert found is not None and found.result is not None
-        if interval:
-            next_at = max(next_at + interval, time.monotonic() - 0.1)
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-    return samples
+    return schedule.summary(samples)
 
 
 def percentiles(samples_ns: list[int]) -> tuple[float, float, float]:
@@ -274,7 +324,8 @@ def bench_gil(seconds: float, qps: float) -> None:
                 client = ctx.Process(target=rest_client, args=(
                     server.url, 0, seconds, qps, results, "/health/live"))
                 client.start()
-                samples = results.get(timeout=seconds + 60)
+                answered = results.get(timeout=seconds + 60)
+                samples = answered["samples"]
                 client.join(30)
                 done.set()
                 worker.join()
@@ -282,7 +333,7 @@ def bench_gil(seconds: float, qps: float) -> None:
                 cpu = time.process_time() - cpu0
                 p50, p99, _ = percentiles(samples)
                 print(f"round {round_ + 1} switch {interval * 1e3:>4.1f} ms: REST "
-                      f"{len(samples) / seconds:>5,.0f}/s of {qps:g} p50={p50:>7.1f} us "
+                      f"{len(samples) / answered['window']:>5,.0f}/s of {qps:g} p50={p50:>7.1f} us "
                       f"p99={p99:>9.1f} us | busy thread {count[0] / elapsed / 1e6:5.2f} M "
                       f"ops/s, {count[0] / max(cpu, 1e-9) / 1e6:5.2f} M ops per CPU-s",
                       flush=True)
@@ -290,7 +341,7 @@ def bench_gil(seconds: float, qps: float) -> None:
         server.stop()
 
 
-def bench_rest_cpu(requests: int) -> None:
+def bench_rest_cpu(requests: int, profile: bool = False) -> None:
     """CPU of the REST server per key query, without sockets or a client: the real handler
     of a real app (a 1,000-key table on noida-db, idle) reads ``requests`` keep-alive
     requests from memory and writes its answers to memory, in a loop in this thread;
@@ -325,13 +376,23 @@ def bench_rest_cpu(requests: int) -> None:
             "Host: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n".encode()
             for _ in range(requests))
         rounds = []
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
         for _ in range(5):
             h = handler.__new__(handler)
-            h.rfile, h.wfile = io.BytesIO(data), io.BytesIO()
+            # a socket's rfile is a BufferedReader: read through one, as the server does
+            h.rfile, h.wfile = io.BufferedReader(io.BytesIO(data)), io.BytesIO()
             h.client_address, h.close_connection = ("127.0.0.1", 0), False
             cpu = time.thread_time()
+            if profiler is not None:
+                profiler.enable()
             for _ in range(requests):
                 h.handle_one_request()
+            if profiler is not None:
+                profiler.disable()
             rounds.append((time.thread_time() - cpu) / requests * 1e6)
             answered = h.wfile.getvalue().count(b"HTTP/1.1 200 OK")
             if answered != requests:
@@ -339,6 +400,24 @@ def bench_rest_cpu(requests: int) -> None:
         print(f"REST key query, server CPU per request (thread_time, {requests:,} requests "
               f"per round): median {statistics.median(rounds):.1f} us, rounds "
               + ", ".join(f"{r:.1f}" for r in rounds))
+        inproc = []
+        requests_in = [StateQueryRequest.in_store("kv-store").with_query(
+            KeyQuery.with_key(key_of(rng.randrange(1000)))) for _ in range(requests)]
+        for _ in range(5):
+            cpu = time.thread_time()
+            for request in requests_in:
+                streams.query(request)
+            inproc.append((time.thread_time() - cpu) / requests * 1e6)
+        print(f"in-process streams.query(KeyQuery) over both local partitions, CPU per "
+              f"query: median {statistics.median(inproc):.1f} us, rounds "
+              + ", ".join(f"{r:.1f}" for r in inproc))
+        if profiler is not None:
+            import pstats
+
+            stats = pstats.Stats(profiler)
+            print("(under cProfile: the figures above include its overhead; Python "
+                  f"function calls per request: {stats.total_calls / (5 * requests):.1f})")
+            stats.sort_stats("tottime").print_stats(30)
     finally:
         if streams is not None:
             streams.close(30)
@@ -353,6 +432,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--qps", type=float, default=1000.0)
     parser.add_argument("--rest-qps", type=float, default=500.0)
+    parser.add_argument("--connections", type=int, default=4,
+                        help="keep-alive connections the paced REST client spreads its "
+                             "schedule over (1: the previous serial client)")
     parser.add_argument("--closed", action="store_true",
                         help="also run tight query loops (closed loop)")
     parser.add_argument("--switch-ms", type=float, default=None,
@@ -368,6 +450,8 @@ def main() -> None:
                              "the REST switch interval")
     parser.add_argument("--rest-cpu", action="store_true",
                         help="server CPU per REST key query only (small app, no client)")
+    parser.add_argument("--profile", action="store_true",
+                        help="with --rest-cpu: print the handler's cProfile (top 30)")
     parser.add_argument("--paging", action="store_true",
                         help="time paged range reads only (no broker)")
     args = parser.parse_args()
@@ -378,7 +462,7 @@ def main() -> None:
         bench_gil(args.seconds, args.rest_qps)
         return
     if args.rest_cpu:
-        bench_rest_cpu(5000)
+        bench_rest_cpu(5000, args.profile)
         return
     if args.switch_ms is not None:
         sys.setswitchinterval(args.switch_ms / 1000.0)
@@ -428,19 +512,24 @@ def main() -> None:
             processed_before = streams.metrics()["process-total"]
             sent_before, lag_before = sent.value, lag()
             cpu_before, started = time.process_time(), time.monotonic()
-            samples = run()
+            answered = run()
             elapsed = time.monotonic() - started
             cpu = time.process_time() - cpu_before
             processed = streams.metrics()["process-total"] - processed_before
             offered = (sent.value - sent_before) / elapsed
             lag_after = lag()
             line = f"{name:<28}"
-            if samples:
-                p50, p99, _mean = percentiles(samples)
-                line += (f" n={len(samples):>7,} ({len(samples) / elapsed:>6,.0f}/s) "
-                         f"p50={p50:>8.1f} us p99={p99:>10.1f} us")
+            if answered:
+                samples = answered["samples"]
+                p50, p99, mean = percentiles(samples)
+                # the rate over the client's own query window (the phase also counts
+                # starting the client process), and the schedule's slots it gave up
+                line += (f" n={len(samples):>7,} ({len(samples) / answered['window']:>6,.0f}/s"
+                         f"; {len(samples) / elapsed:,.0f}/s of the phase's wall time; "
+                         f"{answered['skipped']:,} slots skipped) p50={p50:>8.1f} us "
+                         f"p99={p99:>10.1f} us mean={mean:>8.1f} us")
             else:
-                line += " " * 62
+                line += " " * 97
             # Honest processing figures: the processed rate is capped by the offered rate
             # when the app keeps up, and exceeds it while a backlog drains; only a growing
             # lag means the app was saturated (processed = its capacity while queried).
@@ -456,27 +545,29 @@ def main() -> None:
                   f"{verdict} | app CPU {100 * cpu / elapsed:4.0f}% "
                   f"({per_record:.1f} us/rec)", flush=True)
 
-        def rest(qps: float) -> list[int]:
+        def rest(qps: float, connections: int) -> dict[str, Any]:
             results = ctx.Queue()
             client = ctx.Process(target=rest_client, args=(
-                streams.rest_address, args.keys, args.seconds, qps, results))
+                streams.rest_address, args.keys, args.seconds, qps, results, None,
+                connections))
             client.start()
-            samples = results.get(timeout=args.seconds + 120)
+            answered = results.get(timeout=args.seconds + 120)
             client.join(30)
-            return samples
+            return answered
 
         print(f"phases of {args.seconds:.0f} s, offered {args.rate:,} rec/s:")
         if "idle" in only:
-            phase("no queries", lambda: time.sleep(args.seconds) or [])
+            phase("no queries", lambda: time.sleep(args.seconds) or {})
         if "inproc" in only:
             phase(f"in-process paced {args.qps:g}/s",
                   lambda: in_process(streams, args.keys, args.seconds, args.qps))
         if "rest" in only:
-            phase(f"REST paced {args.rest_qps:g}/s", lambda: rest(args.rest_qps))
+            phase(f"REST paced {args.rest_qps:g}/s, {args.connections} conn",
+                  lambda: rest(args.rest_qps, args.connections))
         if args.closed:
             phase("in-process tight loop",
                   lambda: in_process(streams, args.keys, args.seconds, 0))
-            phase("REST tight loop", lambda: rest(0))
+            phase("REST tight loop, 1 conn", lambda: rest(0, 1))
         stop.set()
         feeder.join(30)
         print(f"offered {sent.value:,} records in total")

@@ -69,6 +69,13 @@ def run(store: Any, lock: AbstractContextManager[Any], query: Query, version: An
 
     ``version`` (the partition's input position) tells paged ranges whether their sorted
     key snapshot is still current; ``fresh`` (a position bound) forces a current one."""
+    if type(query) is KeyQuery:  # the common case first: one dict read, nothing else
+        data = getattr(store, "_data", None)
+        if type(data) is dict and getattr(store, "kind", "key_value") == "key_value":
+            stored = data.get(query.key)
+            if stored is not None and getattr(store, "timestamped", False):
+                return stored[0]
+            return stored
     check_supported(store, query)
     plain = _unwrap(store)
     if isinstance(query, (KeyQuery, TimestampedKeyQuery)):

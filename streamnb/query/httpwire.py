@@ -45,6 +45,11 @@ class HeaderError(Exception):
 def read_headers(rfile: Any) -> Headers:
     """The header lines up to the blank line. Folded (continued) lines join the header
     before them; lines without a colon are ignored, as the email parser does."""
+    peek = getattr(rfile, "peek", None)
+    if peek is not None:  # a socket's buffered reader: the whole block in one read
+        block = _buffered_block(rfile, peek)
+        if block is not None:
+            return block
     headers = Headers()
     last = None
     count = 0
@@ -66,10 +71,47 @@ def read_headers(rfile: Any) -> Headers:
         if not sep:
             continue
         last = name.strip().lower()
-        if last not in headers:
+        if not dict.__contains__(headers, last):  # already lower case
             dict.__setitem__(headers, last, value.strip())
         else:
             last = None  # a repeated header: the first one is kept, so its folds are too
+
+
+def _buffered_block(rfile: Any, peek: Any) -> Headers | None:
+    """The headers when the buffer already holds all of them, ending in CRLF CRLF with
+    CRLF line ends only (anything else: None, and nothing is consumed). One ``peek`` and
+    one ``read`` instead of a ``readline`` per header."""
+    buf = peek(MAX_LINE)
+    if buf[:2] == b"\r\n":  # no headers at all
+        rfile.read(2)
+        return Headers()
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    block = buf[:end]
+    if block.count(b"\n") != block.count(b"\r\n") or block.count(b"\r") != block.count(
+            b"\r\n"):
+        return None  # a bare LF or CR: the line-by-line reader splits those as it should
+    lines = block.decode("iso-8859-1").split("\r\n")
+    if len(lines) > MAX_HEADERS:
+        return None  # the line-by-line reader answers it (431)
+    headers = Headers()
+    last = None
+    for text in lines:
+        if text[:1] in (" ", "\t"):
+            if last is not None:
+                headers[last] = f"{dict.__getitem__(headers, last)} {text.strip()}"
+            continue
+        name, sep, value = text.partition(":")
+        if not sep:
+            continue
+        last = name.strip().lower()
+        if not dict.__contains__(headers, last):  # already lower case
+            dict.__setitem__(headers, last, value.strip())
+        else:
+            last = None
+    rfile.read(end + 4)
+    return headers
 
 
 def split_request_line(raw: bytes) -> tuple[str, str, tuple[int, int]] | None:

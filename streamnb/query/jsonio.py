@@ -31,5 +31,43 @@ def _plain(obj: Any) -> Any:
     return repr(obj)
 
 
+_NATIVE_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def _native(obj: Any) -> bool:
+    """True when ``json`` writes ``obj`` exactly as ``_plain`` would have made it: only
+    exact str/int/bool/None, finite floats, lists, tuples and dicts with str keys (so no
+    copy through ``_plain`` is needed; a bool or None dict key would differ)."""
+    kind = type(obj)
+    if kind in _NATIVE_SCALARS:
+        return True
+    if kind is float:
+        return math.isfinite(obj)
+    if kind is dict:
+        for key, value in obj.items():  # noqa: SIM110 - faster than all(genexpr)
+            if type(key) is not str or not _native(value):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for value in obj:  # noqa: SIM110 - as above
+            if not _native(value):
+                return False
+        return True
+    return False
+
+
+def _refuse(obj: Any) -> Any:
+    raise TypeError(f"{type(obj).__name__} is not JSON")
+
+
+# The C encoder made once: json.dumps makes one per call, which costs more than the
+# encoding of a small body. None where the C accelerator is missing.
+_make = getattr(json.encoder, "c_make_encoder", None)
+_encode = None if _make is None else _make(
+    None, _refuse, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False)
+
+
 def dumps(obj: Any) -> bytes:
+    if _encode is not None and _native(obj):
+        return "".join(_encode(obj, 0)).encode()
     return json.dumps(_plain(obj), allow_nan=False, separators=(",", ":")).encode()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -22,6 +22,12 @@ from typing import Any
 from ..errors import InvalidStateStoreException
 from . import execute
 from .position import Position, is_permitted
+from .queries import (
+    MultiVersionedKeyQuery,
+    VersionedKeyQuery,
+    WindowKeyQuery,
+    WindowRangeQuery,
+)
 from .requests import StateQueryRequest
 from .results import FailureReason, QueryResult, StateQueryResult
 
@@ -63,17 +69,21 @@ def run_request(request: StateQueryRequest, locate: Locate,
         return result
     deadline = None if not seconds else time.monotonic() + seconds
     wanted = request.partitions
+    results = result.partition_results
+    once = isinstance(request.query, _LOCKED_READS)
     while True:
-        for part in locate(request.store_name):
-            if wanted is not None and part.partition not in wanted:
-                continue
-            previous = result.partition_results.get(part.partition)
-            if previous is not None and previous.failure_reason is not (
-                    FailureReason.NOT_UP_TO_BOUND):
-                continue
-            result.add_result(part.partition, _one(request, part))
-        stale = [p for p, r in result.partition_results.items()
-                 if r.failure_reason is FailureReason.NOT_UP_TO_BOUND]
+        stale = False
+        parts = [part for part in locate(request.store_name)
+                 if (wanted is None or part.partition in wanted) and (
+                     (previous := results.get(part.partition)) is None
+                     or previous.failure_reason is FailureReason.NOT_UP_TO_BOUND)]
+        for lock, group in _by_lock(parts) if once and len(parts) > 1 else ((None, parts),):
+            with lock if lock is not None else nullcontext():
+                for part in group:
+                    out = _one(request, part)
+                    result.add_result(part.partition, out)
+                    if out.failure_reason is FailureReason.NOT_UP_TO_BOUND:
+                        stale = True
         if not stale or deadline is None or time.monotonic() >= deadline:
             break
         time.sleep(0.005)
@@ -97,6 +107,21 @@ def run_request(request: StateQueryRequest, locate: Locate,
     return result
 
 
+#: Queries whose every partition read holds its stream thread's lock (re-entrant): run
+#: under one hold per thread, so a query over several partitions of one thread waits for
+#: that thread's batch once, not once per partition. Key reads need no lock; paged ranges
+#: let the lock go between chunks on purpose.
+_LOCKED_READS = (WindowKeyQuery, WindowRangeQuery, VersionedKeyQuery, MultiVersionedKeyQuery)
+
+
+def _by_lock(parts: list[LocalPartition]) -> list[tuple[Any, list[LocalPartition]]]:
+    """The partitions grouped by their lock, in the order they were listed."""
+    groups: dict[int, tuple[Any, list[LocalPartition]]] = {}
+    for part in parts:
+        groups.setdefault(id(part.lock), (part.lock, []))[1].append(part)
+    return list(groups.values())
+
+
 def _one(request: StateQueryRequest, part: LocalPartition) -> QueryResult:
     position = part.position()
     if request.is_require_active and not part.running:
@@ -113,11 +138,15 @@ def _one(request: StateQueryRequest, part: LocalPartition) -> QueryResult:
             "retry later, or pass a timeout to wait for it")
     else:
         try:
-            value, info = execute.timed(part.store, part.lock, request.query, position,
-                                        not request.position_bound.is_unbounded())
-            out = QueryResult.for_result(value)
+            fresh = not request.position_bound.is_unbounded()
             if request.execution_info_enabled:
+                value, info = execute.timed(part.store, part.lock, request.query, position,
+                                            fresh)
+                out = QueryResult(value)
                 out.add_execution_info(info)
+            else:  # no timing and no info line to format when nobody asked for them
+                out = QueryResult(execute.run(part.store, part.lock, request.query, position,
+                                              fresh))
         except execute.UnsupportedQuery as exc:
             out = QueryResult.for_failure(FailureReason.UNKNOWN_QUERY_TYPE, str(exc))
         except Exception as exc:  # the store failed: report it, keep the app alive

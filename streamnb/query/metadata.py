@@ -136,6 +136,7 @@ class MetadataService:
         self._topic = endpoints_topic(streams.application_id)
         self._groups: dict[str, Any] = {}  # store -> its sub-topology (per-query lookups)
         self._serdes: dict[str, Any] = {}  # store -> its key serde
+        self._topics: dict[str, str] = {}  # store -> the source topic its keys hash on
 
     # -- advertising --------------------------------------------------------------------
     def _client_conf(self) -> dict[str, Any]:
@@ -281,8 +282,10 @@ class MetadataService:
     def key_partition(self, store: str, key: Any, key_serde: Any = None) -> tuple[int, str]:
         """(partition, one source topic of the store's task) for ``key``."""
         streams = self._streams
-        group = self._store_group(store)
-        topic = streams.real_topic(group.source_topics[0])
+        topic = self._topics.get(store)
+        if topic is None:  # the topology is fixed once the client exists
+            topic = self._topics[store] = streams.real_topic(
+                self._store_group(store).source_topics[0])
         serde = key_serde if key_serde is not None else self.key_serde(store)
         data = serde.serialize(topic, key)
         if data is None:

@@ -20,9 +20,19 @@ class Position:
 
     def __init__(self, mapping: Mapping[str, Mapping[int, int]] | None = None) -> None:
         self._map: dict[str, dict[int, int]] = {}
-        for topic, parts in (mapping or {}).items():
+        if not mapping:
+            return
+        for topic, parts in mapping.items():
             for partition, offset in parts.items():
                 self.with_component(topic, partition, offset)
+
+    @staticmethod
+    def _adopt(mapping: dict[str, dict[int, int]]) -> Position:
+        """A position that takes ``mapping`` as it is (no copy, no checks): for callers that
+        just built a fresh ``{topic: {partition: offset}}`` of ints, once per query."""
+        out = Position.__new__(Position)
+        out._map = mapping
+        return out
 
     @staticmethod
     def empty_position() -> Position:
@@ -59,7 +69,8 @@ class Position:
         return self
 
     def copy(self) -> Position:
-        return Position(self._map)
+        # the map holds only ints under str topics: copying its dicts is a deep copy
+        return Position._adopt({t: dict(parts) for t, parts in self._map.items()})
 
     def topics(self) -> set[str]:
         return set(self._map)
@@ -96,7 +107,9 @@ class PositionBound:
 
     @staticmethod
     def unbounded() -> PositionBound:
-        return PositionBound(Position())
+        out = PositionBound.__new__(PositionBound)
+        out._position = Position._adopt({})
+        return out
 
     @staticmethod
     def at(position: Position | Mapping[str, Mapping[int, int]]) -> PositionBound:
@@ -122,6 +135,8 @@ class PositionBound:
 def is_permitted(position: Position, bound: PositionBound, partition: int) -> bool:
     """Kafka's rule: for every topic the bound names for this ``partition``, the position
     must have that partition at an offset no smaller than the bound's."""
+    if not bound._position._map:  # unbounded: every position is permitted
+        return True
     for topic in bound.position().topics():
         wanted = bound.position().partition_positions(topic)
         if partition not in wanted:

@@ -31,7 +31,7 @@ from .params import (
     position_bound,
     required,
 )
-from .position import Position
+from .position import Position, PositionBound
 from .queries import (
     NO_CURSOR,
     KeyQuery,
@@ -45,9 +45,11 @@ from .queries import (
 )
 from .requests import StateQueryRequest
 from .results import FailureReason, StateQueryResult
-from .rows import result_rows
+from .rows import result_rows, value_columns
 
 Params = dict[str, list[str]]
+#: key queries ``service.read_key`` answers directly when only ``key=`` is given
+_DIRECT = (KeyQuery, TimestampedKeyQuery)
 _FANOUT_TIMEOUT_S = 10.0
 log = logging.getLogger("streamnb.query.rest")
 
@@ -58,6 +60,8 @@ class Handlers:
     def __init__(self, service: Any) -> None:
         self.service = service
         self.streams = service.streams
+        self._auto: dict[str, str] = {}  # store -> its key type for key_type=auto
+        self._stamped: dict[str, bool] = {}  # store -> whether it keeps timestamps
 
     # -- status -------------------------------------------------------------------------
     def live(self, params: Params, headers: Any) -> tuple[int, Any]:
@@ -126,11 +130,15 @@ class Handlers:
         return self._parse(store, params, text, name)
 
     def _parse(self, store: str, params: Params, text: str, what: str) -> Any:
-        try:
-            serde = self.service.metadata.key_serde(store)
-        except UnknownStateStoreException:
-            serde = None
-        auto = "auto" if serde is None else key_type_for(serde)
+        auto = self._auto.get(store)
+        if auto is None:  # the store's key serde is fixed once the client exists
+            try:
+                serde = self.service.metadata.key_serde(store)
+            except UnknownStateStoreException:
+                serde = None
+            auto = self._auto[store] = "auto" if serde is None else key_type_for(serde)
+        if len(params) == 1:  # only the key: no key_type to read
+            return parse_key(text, auto, what)
         return parse_key(text, key_type_param(params, auto), what)
 
     def key(self, store: str, params: Params, headers: Any, path: str) -> tuple[int, Any]:
@@ -276,27 +284,34 @@ class Handlers:
         return limit
 
     def _timestamped(self, store: str) -> bool:
-        topology = self.streams.topology
-        builder = topology.stores.get(store)
-        return bool(getattr(builder, "timestamped", False))
+        stamped = self._stamped.get(store)
+        if stamped is None:  # the topology is fixed once the client exists
+            builder = self.streams.topology.stores.get(store)
+            stamped = self._stamped[store] = bool(getattr(builder, "timestamped", False))
+        return stamped
 
     def _request(self, store: str, query: Query, params: Params,
                  partitions: set[int] | None = None) -> StateQueryRequest:
         # built at once, not through the chain of with_* copies (CPU under the GIL)
+        if len(params) == 1:  # only the key: nothing else to parse
+            return StateQueryRequest(store, query, PositionBound.unbounded(),
+                                     None if partitions is None else frozenset(partitions))
         return StateQueryRequest(store, query, position_bound(params),
                                  None if partitions is None else frozenset(partitions),
                                  boolean(params, "execution_info"))
 
     def _run(self, request: StateQueryRequest, params: Params) -> StateQueryResult:
-        timeout_ms = integer(params, "timeout_ms", 0, 0, 60_000)
+        timeout_ms = integer(params, "timeout_ms", 0, 0, 60_000) if (
+            "timeout_ms" in params) else 0
         try:
             result = self.service.query(request, timeout_ms / 1000.0 if timeout_ms else None)
         except UnknownStateStoreException as exc:
             raise ApiError(404, "unknown_store", str(exc)) from None
         except InvalidStateStoreException as exc:
             raise ApiError(503, "not_running", str(exc)) from None
-        stale = result.failures()
-        for partition, failure in sorted(stale.items()):
+        if all(r.failure_reason is None for r in result.partition_results.values()):
+            return result
+        for partition, failure in sorted(result.failures().items()):
             if failure.failure_reason is FailureReason.NOT_UP_TO_BOUND:
                 raise ApiError(409, "not_up_to_bound", failure.failure_message or "",
                                partition=partition, position=failure.position.to_json())
@@ -312,9 +327,21 @@ class Handlers:
         if meta is not None and not meta.is_local and not forwarded and (
                 meta.active_host.port > 0) and not boolean(params, "local_only"):
             return self._forward(meta, path, headers)
+        if meta is not None and len(params) == 1 and type(query) in _DIRECT:
+            read = self.service.read_key(store, meta.partition, query)
+            if read is not None:  # the routed key query, straight to its partition
+                value, position = read
+                if value is None:
+                    raise ApiError(404, "key_not_found", f"no value for key {key!r} in "
+                                   f"store {store!r}", store=store, key=key)
+                return 200, {"store": store, "key": key, "served_by": self.streams.client_id,
+                             "position": position.to_json(), "partition": meta.partition,
+                             **value_columns(value)}
         partitions = None if meta is None else {meta.partition}
         result = self._run(self._request(store, query, params, partitions), params)
-        for partition, failure in result.failures().items():
+        failures = () if all(r.failure_reason is None for r in (
+            result.partition_results.values())) else result.failures().items()
+        for partition, failure in failures:
             if failure.failure_reason is FailureReason.NOT_PRESENT:
                 if boolean(params, "local_only") and meta is not None:
                     raise ApiError(404, "not_local",
@@ -345,9 +372,11 @@ class Handlers:
         else:
             body["items"] = rows
             body["count"] = len(rows)
-        info = [line for r in result.partition_results.values() for line in r.execution_info]
-        if info:
-            body["execution_info"] = info
+        if len(params) > 1:  # only with execution_info=true (next to key=...)
+            info = [line for r in result.partition_results.values()
+                    for line in r.execution_info]
+            if info:
+                body["execution_info"] = info
         return 200, body
 
     def _owner(self, store: str, key: Any) -> KeyQueryMetadata | None:

@@ -110,6 +110,9 @@ class StateQueryResult:
         """The merged position of every partition (Kafka's ``getPosition``)."""
         if self.global_result is not None:
             return self.global_result.position
+        if len(self.partition_results) == 1:  # one partition (a routed key query)
+            for only in self.partition_results.values():
+                return only.position.copy()
         merged = Position()
         for r in self.partition_results.values():
             merged.merge(r.position)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import InvalidStateStoreException
 from ..runtime.states import State
+from . import execute
 from .local import LocalPartition, UnknownStateStoreException, run_request
 from .metadata import HostInfo, KeyQueryMetadata, MetadataService, StreamsMetadata
 from .position import Position
@@ -43,6 +44,7 @@ class QueryService:
         self.rest: Any = None
         self._rest_lock = threading.Lock()
         self._known: set[str] = set()
+        self._kinds: dict[str, str] = {}
 
     # -- local partitions ---------------------------------------------------------------
     def _threads(self) -> list[Any]:
@@ -95,11 +97,18 @@ class QueryService:
 
     def store_kind(self, store: str) -> str:
         """The kind (key_value/window/session/versioned) of a store of the topology."""
+        kind = self._kinds.get(store)
+        if kind is not None:
+            return kind
         self.check_store(store)
         topology = self.streams.topology
-        if store in topology.stores:
-            return topology.stores[store].kind
-        return topology.global_stores[store].store_builder.kind
+        stores = topology.stores  # a dict built per call: once here
+        if store in stores:
+            kind = stores[store].kind
+        else:
+            kind = topology.global_stores[store].store_builder.kind
+        self._kinds[store] = kind  # the topology is fixed once the client exists
+        return kind
 
     # -- IQv2 ---------------------------------------------------------------------------
     def query(self, request: StateQueryRequest, timeout: float | timedelta | None = None
@@ -125,6 +134,29 @@ class QueryService:
         name = request.store_name
         return run_request(request, self.locate, lambda: self.store_partition_count(name),
                            timeout=timeout)
+
+    def read_key(self, store: str, partition: int, query: Any) -> tuple[Any, Position] | None:
+        """(result, position) of a key query on this client's ``partition`` of ``store``,
+        read directly: what ``query`` with ``with_partitions({partition})``, no bound and
+        no execution info gives that partition, without building a request and a result
+        around it (REST's routed key query). None when that path has anything to say
+        (not running, a global store, the partition not here, a store that refuses or
+        fails): the caller then asks ``query`` for the full answer."""
+        if self.streams.state() not in (State.RUNNING, State.REBALANCING):
+            return None
+        glob = self.streams._global
+        if glob is not None and store in glob.stores:
+            return None
+        for thread in self._threads():
+            for task in list(thread.tasks.values()):
+                found = task.stores.get(store) if task.partition == partition else None
+                if found is not None:
+                    position = _position_of(thread, task.task_id)()
+                    try:
+                        return execute.run(found, thread.lock, query, position), position
+                    except Exception:  # noqa: BLE001 - query() reports it properly
+                        return None
+        return None
 
     def query_metadata_for_key(self, store: str, key: Any, key_serde: Any = None
                                ) -> KeyQueryMetadata:
@@ -183,6 +215,6 @@ def _position_of(thread: Any, task_id: str) -> Any:
         for inp in list(thread._inputs.values()):
             if inp.offset >= 0 and inp.task.task_id == task_id:
                 out.setdefault(inp.topic, {})[inp.partition] = inp.offset
-        return Position(out)
+        return Position._adopt(out)  # fresh, of ints: no need to copy it once more
     return position
 
