@@ -32,6 +32,8 @@ class JoinWindowNode(Node):
 
     Its only child is the side's join node; when that is a ``StreamStreamJoinNode`` the two
     run as one function (the join's ``process_fn(remember=store)``), one call per record.
+    When both sides' stores are ``JoinWindowStore``s they share one dict (``share_with``),
+    so that function finds both sides' records of a key in one lookup.
     """
 
     def __init__(self, store_name: str) -> None:
@@ -43,7 +45,12 @@ class JoinWindowNode(Node):
         store = ctx.get_store(self.store_name)
         children = self.children
         if len(children) == 1 and isinstance(children[0], StreamStreamJoinNode):
-            self.process = children[0].process_fn(remember=store)  # type: ignore[method-assign]
+            join = children[0]
+            if (isinstance(store, JoinWindowStore) and isinstance(join.other, JoinWindowStore)
+                    and store.share_with(join.other)):
+                # The join node (initialised first) read the stores before they shared.
+                join.process = join.process_fn(remember=None)  # type: ignore[method-assign]
+            self.process = join.process_fn(remember=store)  # type: ignore[method-assign]
             return
         forward, put = self.forward, store.put
 
@@ -94,10 +101,11 @@ class TimeTrackers:
 
 
 def _reader(store: Any) -> tuple[Any, Any]:
-    """How a join reads a side's store: ``(data.get, None)`` for streamnb's
-    ``JoinWindowStore`` (read in place), else ``(None, fetch)`` for any window store."""
+    """How a join reads a side's store: ``(pairs.get, None)`` for streamnb's
+    ``JoinWindowStore`` (read in place, at ``pairs[key][store.side]``), else
+    ``(None, fetch)`` for any window store."""
     if isinstance(store, JoinWindowStore):
-        return store.data.get, None
+        return store.pairs.get, None
     return None, store.fetch
 
 
@@ -172,6 +180,7 @@ class StreamStreamJoinNode(Node):
         before, after = self.join_before, self.join_after
         other = self.other
         get_other, fetch_other = _reader(other)
+        other_slot = getattr(other, "side", 0)
         live_offset = getattr(other, "retention_ms", 0) - 1
         outer, outer_store = self.outer, self.outer_store
         # Stream time shared by both sides matters only when records wait for it.
@@ -182,7 +191,7 @@ class StreamStreamJoinNode(Node):
         own = remember if isinstance(remember, JoinWindowStore) else None
         put = remember.put if remember is not None and own is None else None
         if own is not None:
-            own_data, own_get = own.data, own.data.get
+            own_pairs, own_get, own_slot = own.pairs, own.pairs.get, own.side
             own_retention = own.retention_ms
             # The task's batched changelog (a list), else a per-write logger (or None).
             log_buffer = own.log_buffer
@@ -208,7 +217,8 @@ class StreamStreamJoinNode(Node):
             matched = False
             low = ts - before
             if get_other is not None:
-                entries = get_other(key) or ()
+                found = get_other(key)
+                entries = found[other_slot] if found is not None else ()
                 live = other.observed_stream_time - live_offset
                 if entries and entries[0][0] < live:  # a read drops the expired head too
                     if entries[-1][0] < live:
@@ -251,13 +261,15 @@ class StreamStreamJoinNode(Node):
                 elif ts <= observed - own_retention:
                     return  # "Skipping record for expired segment."
                 entry = (ts, value)
-                mine = own_get(key)
-                if mine is None:
-                    own_data[key] = [entry]
-                elif not mine or mine[-1][0] <= ts:
-                    mine.append(entry)
+                found = own_get(key)
+                if found is None:
+                    own_pairs[key] = [[entry], []] if own_slot == 0 else [[], [entry]]
                 else:
-                    insert_in_order(mine, entry)
+                    mine = found[own_slot]
+                    if not mine or mine[-1][0] <= ts:
+                        mine.append(entry)
+                    else:
+                        insert_in_order(mine, entry)
                 if log_append is not None:
                     log_append(key)
                     log_entry(entry)
@@ -276,8 +288,10 @@ class StreamStreamJoinNode(Node):
         rules as the general function, minus the branches that cannot apply.
 
         Generated from ``_INNER_TEMPLATE`` so that the joiner call (a two-argument joiner,
-        swapped on the right side, or a key joiner) and the logging branch are fixed per
-        node rather than tested per record and result.
+        swapped on the right side, or a key joiner), the logging branch, the two sides'
+        slots in the stores' dicts, and whether the stores share one dict (one lookup per
+        record, else a second one for this side's list) are fixed per node rather than
+        tested per record and result.
         """
         join = self.join
         pair = getattr(join, "pair", None)
@@ -296,13 +310,17 @@ class StreamStreamJoinNode(Node):
             "ctx": self.ctx, "node": self, "forward": forward,
             "forward_at": forward_at, "dropped": self.ctx.record_dropped,
             "join": join, "pair": pair, "before": self.join_before,
-            "after": self.join_after, "other": other, "get_other": other.data.get,
-            "live_offset": other.retention_ms - 1, "own": own, "own_data": own.data,
-            "own_get": own.data.get, "own_retention": own.retention_ms,
+            "after": self.join_after, "other": other, "get_other": other.pairs.get,
+            "live_offset": other.retention_ms - 1, "own": own, "own_pairs": own.pairs,
+            "own_get": own.pairs.get, "own_retention": own.retention_ms,
             "insert_in_order": insert_in_order, "log_append": log_append,
             "log_entry": own.log_entries.append,
         }
-        text = _INNER_TEMPLATE.format(joined=joined, log=log)
+        shared = own.pairs is other.pairs
+        own_lookup = "" if shared else "\n    both = own_get(key)"
+        new_pair = "[[entry], []]" if own.side == 0 else "[[], [entry]]"
+        text = _INNER_TEMPLATE.format(joined=joined, log=log, theirs=other.side, mine=own.side,
+                                      own_lookup=own_lookup, new_pair=new_pair)
         filename = f"<stream-stream join {self.name}>"
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         exec(compile(text, filename, "exec"), scope)  # noqa: S102 - fixed template
@@ -523,17 +541,19 @@ class TableJoinMergeNode(Node):
             self.forward(key, change if self.send_old else (change[0], None))
 
 
-# The inner join's per-record function (see ``StreamStreamJoinNode._inner_fn``). A read of
-# the other side first drops that key's expired head (records older than the store's
-# retention; the list is sorted, so a short scan from the front): what is left is live, so
-# only the join window bounds the partners.
+# The inner join's per-record function (see ``StreamStreamJoinNode._inner_fn``). ``both``
+# is the key's ``[list, list]`` of the shared dict (both sides' records in one lookup). A
+# read of the other side first drops that key's expired head (records older than the
+# store's retention; the list is sorted, so a short scan from the front): what is left is
+# live, so only the join window bounds the partners. A sweep may remove the key: look again.
 _INNER_TEMPLATE = """
 def process(key, value):
     if key is None or value is None:
         dropped(node, "null key or value")
         return
     ts = ctx.timestamp
-    entries = get_other(key)
+    both = get_other(key)
+    entries = both[{theirs}] if both is not None else None
     if entries:
         live = other.observed_stream_time - live_offset
         if entries[0][0] < live:
@@ -564,14 +584,16 @@ def process(key, value):
         own.observed_stream_time = ts
         if ts >= own.next_sweep:
             own.sweep()
+            both = own_get(key)
     elif ts <= observed - own_retention:
         return  # "Skipping record for expired segment."
-    entry = (ts, value)
-    mine = own_get(key)
-    if mine is None:
-        own_data[key] = [entry]
-    elif not mine or mine[-1][0] <= ts:
-        mine.append(entry)
+    entry = (ts, value){own_lookup}
+    if both is None:
+        own_pairs[key] = {new_pair}
     else:
-        insert_in_order(mine, entry){log}
+        mine = both[{mine}]
+        if not mine or mine[-1][0] <= ts:
+            mine.append(entry)
+        else:
+            insert_in_order(mine, entry){log}
 """

@@ -3,7 +3,11 @@ store where left/outer joins park records that found no partner yet.
 
 ``JoinWindowStore`` is purpose-built rather than a general window store: per key, a list of
 ``(timestamp, value)`` sorted by timestamp (duplicates kept in arrival order), which the join
-node reads and appends to directly (see ``_join_nodes.py``). Expiry follows Kafka's segment
+node reads and appends to directly (see ``_join_nodes.py``). The two sides of one join share
+one dict ``key -> [side 0 list, side 1 list]`` (``share_with``), so a record finds the
+partner records it probes and the list it joins in one lookup; each side is still a store of
+its own (name, changelog, restore, reads), and a store that shares with nobody keeps its
+records at side 0 of its own dict. Expiry follows Kafka's segment
 layout: a store holds whole segments of ``max(retention / 2, 60 s)`` of stream time and is
 swept once per segment; in between, the join drops a key's expired head when it reads the
 key. Reads never return expired records, swept or not, so memory is flat once stream time
@@ -48,15 +52,38 @@ def drop_expired(entries: list[tuple[int, Any]], cutoff: int) -> None:
     del entries[:bisect_right(entries, cutoff, key=_ts_of)]
 
 
+def _sweep_both(pairs: dict[Any, list[list[tuple[int, Any]]]], cutoff0: int,
+                cutoff1: int) -> None:
+    """Drop both sides' records at or before their cutoff; remove keys left empty."""
+    dead = []
+    for key, (first, second) in pairs.items():
+        if first and first[0][0] <= cutoff0:
+            if first[-1][0] <= cutoff0:
+                first.clear()
+            else:
+                drop_expired(first, cutoff0)
+        if second and second[0][0] <= cutoff1:
+            if second[-1][0] <= cutoff1:
+                second.clear()
+            else:
+                drop_expired(second, cutoff1)
+        if not first and not second:
+            dead.append(key)
+    for key in dead:
+        del pairs[key]
+
+
 class JoinWindowStore(StateStore):
     """Records of one join side by key; ``fetch(key, t0, t1)`` yields ``(timestamp, value)``.
 
-    Hot-path contract (the join node inlines ``put``): ``data`` maps key -> sorted list,
-    ``observed_stream_time`` is the newest timestamp put, ``next_sweep`` the stream time of
-    the next sweep, and every kept record is logged as ``(key, ts, seq) -> (value, ts)``:
-    its key appended to ``log_buffer`` and its ``(ts, value)`` entry to ``log_entries``
-    when the task buffers the changelog (``buffer_changelog``), else handed to
-    ``_change_logger`` at once.
+    Hot-path contract (the join node inlines ``put``): ``pairs`` maps key -> ``[list, list]``
+    and this side's sorted list is ``pairs[key][side]`` (the other slot is the partner
+    store's when the two share, else always empty); ``observed_stream_time`` is the newest
+    timestamp put, ``next_sweep`` the stream time of the next sweep, and every kept record
+    is logged as ``(key, ts, seq) -> (value, ts)``: its key appended to ``log_buffer`` and
+    its ``(ts, value)`` entry to ``log_entries`` when the task buffers the changelog
+    (``buffer_changelog``), else handed to ``_change_logger`` at once. A key leaves
+    ``pairs`` only when both of its lists are empty.
     """
 
     kind = "window"
@@ -67,11 +94,39 @@ class JoinWindowStore(StateStore):
         self.window_size_ms = window_size_ms
         self.segment_interval_ms = max(retention_ms // 2, MIN_SEGMENT_INTERVAL_MS)
         self.observed_stream_time = _NO_TIME
-        self.data: dict[Any, list[tuple[int, Any]]] = {}
+        self.pairs: dict[Any, list[list[tuple[int, Any]]]] = {}
+        self.side = 0  # this store's slot in ``pairs``
+        self.partner: JoinWindowStore | None = None
         self.next_sweep = _NO_TIME
         self.seq = 0  # sequence number of the last record logged
         self.log_buffer: list[Any] | None = None  # keys of the buffered writes
         self.log_entries: list[tuple[int, Any]] = []  # their (timestamp, value) entries
+
+    def share_with(self, other: JoinWindowStore) -> bool:
+        """Put the other side of the join into this store's dict (slot 1), moving any
+        records it holds (restored before the join's nodes were initialised). True if the
+        two share a dict now; False if either already shares with a third store."""
+        if other.pairs is self.pairs:
+            return True
+        if other is self or self.partner is not None or other.partner is not None:
+            return False
+        pairs = self.pairs
+        for key, pair in other.pairs.items():
+            mine = pairs.get(key)
+            if mine is None:
+                pairs[key] = [[], pair[0]]
+            else:
+                mine[1] = pair[0]
+        other.pairs, other.side = pairs, 1
+        self.partner, other.partner = other, self
+        return True
+
+    @property
+    def data(self) -> dict[Any, list[tuple[int, Any]]]:
+        """This side's lists by key, swept or not (a snapshot for inspection; keys whose
+        list is empty but whose partner's is not appear with ``[]``)."""
+        side = self.side
+        return {key: pair[side] for key, pair in self.pairs.items()}
 
     def buffer_changelog(self) -> None:
         """Keep writes for ``drain_changelog`` instead of calling ``_change_logger`` per
@@ -109,13 +164,15 @@ class JoinWindowStore(StateStore):
         elif timestamp <= self.observed_stream_time - self.retention_ms:
             return  # "Skipping record for expired segment."
         entry = (timestamp, value)
-        entries = self.data.get(key)
-        if entries is None:
-            self.data[key] = [entry]
-        elif not entries or entries[-1][0] <= timestamp:
-            entries.append(entry)
+        pair = self.pairs.get(key)
+        if pair is None:
+            self.pairs[key] = [[entry], []] if self.side == 0 else [[], [entry]]
         else:
-            insert_in_order(entries, entry)
+            entries = pair[self.side]
+            if not entries or entries[-1][0] <= timestamp:
+                entries.append(entry)
+            else:
+                insert_in_order(entries, entry)
         if self.log_buffer is not None:
             self.log_buffer.append(key)
             self.log_entries.append(entry)
@@ -127,7 +184,8 @@ class JoinWindowStore(StateStore):
 
     def fetch(self, key: Any, time_from: int, time_to: int) -> Iterator[tuple[int, Any]]:
         """Records of ``key`` with ``time_from <= timestamp <= time_to``, oldest first."""
-        entries = self.data.get(key)
+        pair = self.pairs.get(key)
+        entries = pair[self.side] if pair is not None else None
         if not entries:
             return iter(())
         low = self.observed_stream_time - self.retention_ms + 1
@@ -141,32 +199,50 @@ class JoinWindowStore(StateStore):
 
     def sweep(self) -> None:
         """Drop expired records; runs once per segment interval of stream time, so its cost
-        (one look at each key) is spread over a segment's worth of records."""
+        (one look at each key) is spread over a segment's worth of records. A store that
+        shares its dict sweeps its partner's side too (each side by its own stream time,
+        and the partner's next sweep moves on): one pass over the keys instead of two. A
+        key goes once neither side holds a record."""
         self.next_sweep = self.observed_stream_time + self.segment_interval_ms
+        partner = self.partner
+        if partner is not None and partner.observed_stream_time != _NO_TIME:
+            partner.next_sweep = partner.observed_stream_time + partner.segment_interval_ms
+            cutoffs = [0, 0]
+            cutoffs[self.side] = self.observed_stream_time - self.retention_ms
+            cutoffs[partner.side] = partner.observed_stream_time - partner.retention_ms
+            _sweep_both(self.pairs, cutoffs[0], cutoffs[1])
+            return
         cutoff = self.observed_stream_time - self.retention_ms  # records <= cutoff expired
-        data = self.data
+        pairs = self.pairs
+        side, other_side = self.side, 1 - self.side
         dead = []
-        for key, entries in data.items():
-            if entries and entries[0][0] > cutoff:
-                continue
-            if not entries or entries[-1][0] <= cutoff:
+        for key, pair in pairs.items():
+            entries = pair[side]
+            if entries:
+                if entries[0][0] > cutoff:
+                    continue
+                if entries[-1][0] > cutoff:
+                    drop_expired(entries, cutoff)
+                    continue
+                entries.clear()
+            if not pair[other_side]:
                 dead.append(key)
-            else:
-                drop_expired(entries, cutoff)
         for key in dead:
-            del data[key]
+            del pairs[key]
 
     def all(self) -> Iterator[tuple[Any, int, Any]]:
         """Every live record as ``(key, timestamp, value)`` (for inspection)."""
         low = self.observed_stream_time - self.retention_ms + 1
-        for key, entries in self.data.items():
-            for ts, value in entries:
+        side = self.side
+        for key, pair in self.pairs.items():
+            for ts, value in pair[side]:
                 if ts >= low:
                     yield key, ts, value
 
     def approximate_num_entries(self) -> int:
         """Records held, swept or not yet swept (the store's memory footprint)."""
-        return sum(len(entries) for entries in self.data.values())
+        side = self.side
+        return sum(len(pair[side]) for pair in self.pairs.values())
 
     def _restore(self, key: Any, value: Any) -> None:
         """Apply a changelog record ``((key, timestamp, seq), (value, timestamp))``."""
