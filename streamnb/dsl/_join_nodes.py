@@ -73,7 +73,10 @@ class SharedTimeTracker:
 
     def __init__(self) -> None:
         self.stream_time = _NO_TIME
-        self.min_time = float("inf")
+        # Unknown until the outer store is first scanned: it may hold records restored
+        # from a changelog or a local file. Kafka's starts at Long.MAX_VALUE, whose sum
+        # with the window overflows, so its first emission attempt scans the store too.
+        self.min_time = float("-inf")
         self.next_time_to_emit = 0
         self.users = 0
 

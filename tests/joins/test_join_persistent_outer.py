@@ -115,8 +115,8 @@ def _restart(kind, store, first, second, state_dir):
 
 def test_a_parked_record_survives_a_restart_and_is_emitted_when_its_window_closes(tmp_path):
     first = [("left", "a", "x", 0), ("left", "b", "y", 10), ("right", "a", "p", 50)]
-    # After the restart the join's shared stream time starts over (as in Kafka), so two
-    # new records are needed to move it past b's window (10 + 100 + 20).
+    # After the restart the join's shared stream time starts over (as in Kafka); the first
+    # record past b's window (10 + 100 + 20) emits it.
     second = [("left", "d", "z", 300), ("left", "e", "w", 500)]
     out, parked, reopened = _restart("left_join", "persistent", first, second, tmp_path / "d")
     assert parked == reopened == [((10, 0, "b"), ["y"])]
