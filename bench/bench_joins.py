@@ -15,7 +15,8 @@ change-logged, as by default in Kafka: the collector counts the changelog record
 sends (a join store's records come as one batch per store and commit, through
 ``send_changelog_batch``; ``--per-record-changelog`` takes that method away, so the task
 falls back to one ``send_changelog`` call per record), and sinks are compiled per topic as
-the runtime's collector compiles them.
+the runtime's collector compiles them. The stream-stream records run as a stream thread
+runs them: poll batches, split into runs of one side, through the generated batch loops.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from streamnb.engine.task import Task
 from streamnb.topology.topology import Subtopology
 
 COMMIT_EVERY = 1000
+#: Records of one side in a row within a poll batch (see ``run_stream_stream``).
+RUN = 100
 
 
 def peak_rss_mb() -> float:
@@ -76,6 +79,11 @@ class BatchCountingCollector(CountingCollector):
         """``records`` are ``(key, value, timestamp)`` each."""
         self.changelog += len(records)
 
+    def send_changelog_pairs(self, topic: str, partition: int, pairs: Any, timestamp: int,
+                             key_serde: Any, value_serde: Any) -> None:
+        """A key-value store's pending ``(key, (value, ts))`` changes, as the runtime's."""
+        self.changelog += len(pairs)
+
 
 BATCH_CHANGELOG = True  # --per-record-changelog sets it to False
 
@@ -99,7 +107,12 @@ def run_stream_stream(data: list[tuple[int, int, int]], logged: bool = True,
                       counts: dict[str, int] | None = None
                       ) -> tuple[float, float, int, list[int]]:
     """Even indexes to the left side, odd to the right: (wall s, CPU s, results, store
-    sizes); ``counts["changelog"]`` gets the changelog records sent."""
+    sizes); ``counts["changelog"]`` gets the changelog records sent.
+
+    Run as the stream thread runs a task: poll batches of ``COMMIT_EVERY`` records, each
+    split into runs of ``RUN`` records of one side that go through that side's generated
+    batch loop (a fetch returns runs of one partition; runtime/stream_thread.py hands each
+    run to the task), cyclic GC paused within a poll batch, a commit after each."""
     builder = StreamsBuilder()
     left, right = builder.stream("left"), builder.stream("right")
     joined = StreamJoined() if logged else StreamJoined().with_logging_disabled()
@@ -107,19 +120,26 @@ def run_stream_stream(data: list[tuple[int, int, int]], logged: bool = True,
               JoinWindows.of_time_difference_with_no_grace(5000), joined).to("out")
     task, collector = make_task(builder)
     records = len(data)
-    run_left, run_right = task.source_entry("left"), task.source_entry("right")
+    run_left, run_right = task.batch_entry("left"), task.batch_entry("right")
     stores = [task.stores[name] for name in task.stores]
     gc.collect()
     gc.freeze()  # the input list is set-up data: keep the collector from rescanning it
     sizes = []
+    sample_every = max(1, records // 5)
     start, cpu0 = time.perf_counter(), time.process_time()
-    for index, (key, value, ts) in enumerate(data):
-        (run_left if index & 1 == 0 else run_right)(key, value, ts)
-        if index % COMMIT_EVERY == 0:
-            task.commit()
-            if index % max(1, records // 5) == 0:
-                sizes.append(sum(s.approximate_num_entries() for s in stores))
-    task.commit()
+    for begin in range(0, records, COMMIT_EVERY):
+        poll = data[begin:begin + COMMIT_EVERY]
+        lefts, rights = poll[0::2], poll[1::2]
+        gc.disable()
+        try:
+            for at in range(0, len(lefts), RUN):
+                run_left(lefts[at:at + RUN])
+                run_right(rights[at:at + RUN])
+        finally:
+            gc.enable()
+        task.commit()
+        if begin % sample_every == 0:
+            sizes.append(sum(s.approximate_num_entries() for s in stores))
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
     gc.unfreeze()
     task.close()
