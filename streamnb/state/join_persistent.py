@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ._base import ClosedStoreData, StateStore
-from .join_window import MAX_SEQ
+from .join_window import MAX_SEQ, OuterJoinReads
 from .persistent import PersistentKeyValueStore, encode_key
 
 __all__ = ["PersistentOuterJoinStore", "PersistentStreamJoinBuffer"]
@@ -112,7 +112,7 @@ class _FileBacked(StateStore):
         self._file.clear_checkpoint()
 
 
-class PersistentOuterJoinStore(_FileBacked):
+class PersistentOuterJoinStore(OuterJoinReads, _FileBacked):
     """``OuterJoinStore`` kept in a sqlite file: records of a left/outer stream-stream join
     that found no partner yet, keyed by ``(timestamp, side, key)`` with the list of values.
 
@@ -197,20 +197,6 @@ class PersistentOuterJoinStore(_FileBacked):
         logger = self._change_logger
         if logger is not None:
             logger(slot, None)
-
-    def ordered(self) -> list[tuple[int, int, int, Any]]:
-        """The entry index, in emission order (may hold removed slots: check ``values``)."""
-        return self._order
-
-    def values(self, timestamp: int, side: int, key: Any) -> list[Any] | None:
-        return self._values.get((timestamp, side, key))
-
-    def compact(self, keep: list[tuple[int, int, int, Any]]) -> None:
-        """Replace the index after an emission pass (``keep`` is still sorted)."""
-        self._order = keep
-
-    def get(self, slot: tuple[int, int, Any]) -> list[Any] | None:
-        return self._values.get(slot)
 
     def all(self) -> Iterator[tuple[tuple[int, int, Any], list[Any]]]:
         values_of, seqs = self._values.get, self._seqs

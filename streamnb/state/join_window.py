@@ -259,7 +259,30 @@ class JoinWindowStore(StateStore):
             self.log_buffer = buffer
 
 
-class OuterJoinStore(StateStore):
+class OuterJoinReads:
+    """What the join node reads of an outer store, for the in-memory store and the
+    persistent one alike: both keep ``_values`` (slot -> values) and ``_order`` (the
+    sorted ``(ts, side, seq, key)`` index) in memory."""
+
+    _values: dict[tuple[int, int, Any], list[Any]]
+    _order: list[tuple[int, int, int, Any]]
+
+    def ordered(self) -> list[tuple[int, int, int, Any]]:
+        """The entry index, in emission order (may hold removed slots: check ``values``)."""
+        return self._order
+
+    def values(self, timestamp: int, side: int, key: Any) -> list[Any] | None:
+        return self._values.get((timestamp, side, key))
+
+    def compact(self, keep: list[tuple[int, int, int, Any]]) -> None:
+        """Replace the index after an emission pass (``keep`` is still sorted)."""
+        self._order = keep
+
+    def get(self, slot: tuple[int, int, Any]) -> list[Any] | None:
+        return self._values.get(slot)
+
+
+class OuterJoinStore(OuterJoinReads, StateStore):
     """The "outer shared" store of a left/outer stream-stream join: records that found no
     partner yet, waiting for their window to close.
 
@@ -302,20 +325,6 @@ class OuterJoinStore(StateStore):
             logger = self._change_logger
             if logger is not None:
                 logger((timestamp, side, key), None)
-
-    def ordered(self) -> list[tuple[int, int, int, Any]]:
-        """The entry index, in emission order (may hold removed slots: check ``values``)."""
-        return self._order
-
-    def values(self, timestamp: int, side: int, key: Any) -> list[Any] | None:
-        return self._values.get((timestamp, side, key))
-
-    def compact(self, keep: list[tuple[int, int, int, Any]]) -> None:
-        """Replace the index after an emission pass (``keep`` is still sorted)."""
-        self._order = keep
-
-    def get(self, slot: tuple[int, int, Any]) -> list[Any] | None:
-        return self._values.get(slot)
 
     def all(self) -> Iterator[tuple[tuple[int, int, Any], list[Any]]]:
         for ts, side, _seq, key in self._order:

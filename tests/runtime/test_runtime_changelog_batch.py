@@ -12,27 +12,7 @@ from streamnb.runtime.config import StreamsConfig
 from streamnb.runtime.metrics import ThreadMetrics
 from streamnb.runtime.record_collector import RecordCollector
 from streamnb.serde import Serdes
-
-
-class _Producer:
-    """Records produce calls; raises BufferError on the calls numbered in ``full_at``."""
-
-    def __init__(self, full_at=()):
-        self.sent: list[tuple] = []
-        self.calls = 0
-        self.polls = 0
-        self.full_at = set(full_at)
-
-    def produce(self, topic, value, key, partition, on_delivery=None, callback=None,
-                timestamp=0, headers=None):
-        self.calls += 1
-        if self.calls in self.full_at:
-            raise BufferError("Local: Queue full")
-        self.sent.append((topic, key, value, partition, timestamp))
-
-    def poll(self, timeout=0):
-        self.polls += 1
-        return 0
+from tests._producers import RecordingProducer
 
 
 def _collector(producer, **config):
@@ -47,7 +27,7 @@ RECORDS = [("a", 1, 10), ("b", None, 11), ("é\n", 3, 12)]
 
 @pytest.mark.parametrize("serdes", [(None, None), (Serdes.String(), Serdes.Long())])
 def test_batch_sends_what_one_send_per_record_sends(serdes):
-    one, batch = _Producer(), _Producer()
+    one, batch = RecordingProducer(), RecordingProducer()
     for key, value, ts in RECORDS:
         _collector(one).send_changelog("cl-store-changelog", 2, key, value, ts, *serdes)
     _collector(batch).send_changelog_batch("cl-store-changelog", 2, RECORDS, *serdes)
@@ -58,14 +38,14 @@ def test_batch_sends_what_one_send_per_record_sends(serdes):
 
 
 def test_a_full_queue_mid_batch_waits_and_loses_nothing():
-    producer = _Producer(full_at={2, 3})  # the 2nd record meets a full queue twice
+    producer = RecordingProducer(full_at={2, 3})  # the 2nd record meets a full queue twice
     _collector(producer).send_changelog_batch("t", 0, RECORDS * 2, None, None)
     assert [r[4] for r in producer.sent] == [10, 11, 12, 10, 11, 12]
     assert producer.polls >= 1
 
 
 def test_a_value_the_serde_cannot_write_raises_a_clear_error():
-    producer = _Producer()
+    producer = RecordingProducer()
     with pytest.raises(SerializationException, match="Long"):
         _collector(producer).send_changelog_batch(
             "t", 0, [("a", 1, 1), ("b", "not a number", 2)], Serdes.String(), Serdes.Long())
@@ -73,7 +53,7 @@ def test_a_value_the_serde_cannot_write_raises_a_clear_error():
 
 
 def test_a_replaced_producer_gets_the_batches_too():
-    first, second = _Producer(), _Producer()
+    first, second = RecordingProducer(), RecordingProducer()
     collector = _collector(first)
     collector.send_changelog_batch("t", 0, RECORDS[:1], None, None)
     collector.bind(second)

@@ -16,27 +16,7 @@ from streamnb.runtime.config import StreamsConfig
 from streamnb.runtime.metrics import ThreadMetrics
 from streamnb.runtime.record_collector import RecordCollector
 from streamnb.serde import Serdes
-
-
-class _Producer:
-    """Records produce calls; raises BufferError on the calls numbered in ``full_at``."""
-
-    def __init__(self, full_at=()):
-        self.sent: list[tuple] = []
-        self.calls = 0
-        self.polls = 0
-        self.full_at = set(full_at)
-
-    def produce(self, topic, value, key, partition, on_delivery=None, callback=None,
-                timestamp=0, headers=None):
-        self.calls += 1
-        if self.calls in self.full_at:
-            raise BufferError("Local: Queue full")
-        self.sent.append((topic, key, value, partition, timestamp))
-
-    def poll(self, timeout=0):
-        self.polls += 1
-        return 0
+from tests._producers import RecordingProducer
 
 
 def _collector(producer):
@@ -52,7 +32,7 @@ NOW = 99
 
 @pytest.mark.parametrize("serdes", [(None, None), (Serdes.String(), Serdes.Long())])
 def test_pairs_send_what_one_send_per_record_sends(serdes):
-    one, pairs = _Producer(), _Producer()
+    one, pairs = RecordingProducer(), RecordingProducer()
     for key, stored in PENDING.items():
         value, ts = (None, NOW) if stored is None else stored
         _collector(one).send_changelog("cl-store-changelog", 2, key, value, ts, *serdes)
@@ -67,7 +47,7 @@ def test_pairs_send_what_one_send_per_record_sends(serdes):
 
 
 def test_a_full_queue_mid_loop_waits_and_loses_nothing():
-    producer = _Producer(full_at={2, 3})  # the 2nd record meets a full queue twice
+    producer = RecordingProducer(full_at={2, 3})  # the 2nd record meets a full queue twice
     pending = {f"k{i}": (i, 100 + i) for i in range(6)}
     _collector(producer).send_changelog_pairs("t", 0, pending.items(), NOW, None, None)
     assert [r[4] for r in producer.sent] == [100, 101, 102, 103, 104, 105]
@@ -76,7 +56,7 @@ def test_a_full_queue_mid_loop_waits_and_loses_nothing():
 
 
 def test_a_value_the_serde_cannot_write_raises_a_clear_error():
-    producer = _Producer()
+    producer = RecordingProducer()
     with pytest.raises(SerializationException, match="Long"):
         _collector(producer).send_changelog_pairs(
             "t", 0, {"a": (1, 1), "b": ("not a number", 2)}.items(), NOW, Serdes.String(),
@@ -85,7 +65,7 @@ def test_a_value_the_serde_cannot_write_raises_a_clear_error():
 
 
 def test_a_replaced_producer_gets_the_pairs_too():
-    first, second = _Producer(), _Producer()
+    first, second = RecordingProducer(), RecordingProducer()
     collector = _collector(first)
     collector.send_changelog_pairs("t", 0, {"a": (1, 1)}.items(), NOW, None, None)
     collector.bind(second)
@@ -94,7 +74,7 @@ def test_a_replaced_producer_gets_the_pairs_too():
 
 
 def test_nothing_pending_produces_nothing_and_opens_no_transaction():
-    producer = _Producer()
+    producer = RecordingProducer()
     collector = _collector(producer)
     opened = []
     collector.before_produce = lambda: opened.append(1)
@@ -116,7 +96,7 @@ def _table_task(producer, send_old=False):
 def test_a_table_commit_sends_the_latest_change_per_key():
     """A task's timestamped store flushes through send_changelog_pairs: one record per key
     (its latest value and timestamp), deletes as tombstones."""
-    producer = _Producer()
+    producer = RecordingProducer()
     task, collector = _table_task(producer)
     collector.send_changelog_batch = None  # the record-tuple path must not be taken
     for i, (key, value) in enumerate([("a", "1"), ("b", "2"), ("a", "3"), ("b", None),
@@ -132,7 +112,7 @@ def test_a_table_commit_sends_the_latest_change_per_key():
     assert len(producer.sent) == 3
 
 
-class _CountingProducer(_Producer):
+class _CountingProducer(RecordingProducer):
     """Notes how many GC-tracked objects are alive (net, beyond its own ``sent`` records)
     at each produce call."""
 
