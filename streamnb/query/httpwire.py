@@ -62,19 +62,24 @@ def read_headers(rfile: Any) -> Headers:
         count += 1
         if count > MAX_HEADERS:
             raise HeaderError(f"got more than {MAX_HEADERS} headers")
-        text = line.decode("iso-8859-1").rstrip("\r\n")
-        if text[:1] in (" ", "\t"):
-            if last is not None:
-                headers[last] = f"{dict.__getitem__(headers, last)} {text.strip()}"
-            continue
-        name, sep, value = text.partition(":")
-        if not sep:
-            continue
-        last = name.strip().lower()
-        if not dict.__contains__(headers, last):  # already lower case
-            dict.__setitem__(headers, last, value.strip())
-        else:
-            last = None  # a repeated header: the first one is kept, so its folds are too
+        last = _add_header(headers, line.decode("iso-8859-1").rstrip("\r\n"), last)
+
+
+def _add_header(headers: Headers, text: str, last: str | None) -> str | None:
+    """Add one header line to ``headers``; returns the name a folded next line continues
+    (None after a repeated header: the first one is kept, so its folds are too)."""
+    if text[:1] in (" ", "\t"):
+        if last is not None:
+            headers[last] = f"{dict.__getitem__(headers, last)} {text.strip()}"
+        return last
+    name, sep, value = text.partition(":")
+    if not sep:
+        return last
+    name = name.strip().lower()
+    if dict.__contains__(headers, name):  # already lower case
+        return None
+    dict.__setitem__(headers, name, value.strip())
+    return name
 
 
 def _buffered_block(rfile: Any, peek: Any) -> Headers | None:
@@ -98,18 +103,7 @@ def _buffered_block(rfile: Any, peek: Any) -> Headers | None:
     headers = Headers()
     last = None
     for text in lines:
-        if text[:1] in (" ", "\t"):
-            if last is not None:
-                headers[last] = f"{dict.__getitem__(headers, last)} {text.strip()}"
-            continue
-        name, sep, value = text.partition(":")
-        if not sep:
-            continue
-        last = name.strip().lower()
-        if not dict.__contains__(headers, last):  # already lower case
-            dict.__setitem__(headers, last, value.strip())
-        else:
-            last = None
+        last = _add_header(headers, text, last)
     rfile.read(end + 4)
     return headers
 
