@@ -19,14 +19,13 @@ parked and released within one commit interval never touches the file.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from heapq import heapify, heappop, heappush
 from pathlib import Path
 from typing import Any
 
 from ._base import ClosedStoreData, StateStore
-from .join_window import MAX_SEQ, OuterJoinReads
+from .join_window import MAX_SEQ, OuterJoinIndex
 from .persistent import PersistentKeyValueStore, encode_key
 
 __all__ = ["PersistentOuterJoinStore", "PersistentStreamJoinBuffer"]
@@ -112,7 +111,7 @@ class _FileBacked(StateStore):
         self._file.clear_checkpoint()
 
 
-class PersistentOuterJoinStore(OuterJoinReads, _FileBacked):
+class PersistentOuterJoinStore(OuterJoinIndex, _FileBacked):
     """``OuterJoinStore`` kept in a sqlite file: records of a left/outer stream-stream join
     that found no partner yet, keyed by ``(timestamp, side, key)`` with the list of values.
 
@@ -166,19 +165,9 @@ class PersistentOuterJoinStore(OuterJoinReads, _FileBacked):
 
     def add(self, timestamp: int, side: int, key: Any, value: Any) -> None:
         slot = (timestamp, side, key)
-        values = self._values.get(slot)
-        if values is not None:
-            values.append(value)
-        else:
-            values = self._values[slot] = [value]
-            self._seq = seq = self._seq + 1
+        values, seq = self._park(slot, value)
+        if seq:
             self._seqs[slot] = seq
-            entry = (timestamp, side, seq, key)
-            order = self._order
-            if not order or order[-1] < entry:
-                order.append(entry)
-            else:
-                order.insert(bisect_right(order, entry), entry)
         pending = self._pending
         pending.add(slot)
         if len(pending) >= _MAX_PENDING:

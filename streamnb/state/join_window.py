@@ -259,13 +259,32 @@ class JoinWindowStore(StateStore):
             self.log_buffer = buffer
 
 
-class OuterJoinReads:
-    """What the join node reads of an outer store, for the in-memory store and the
-    persistent one alike: both keep ``_values`` (slot -> values) and ``_order`` (the
-    sorted ``(ts, side, seq, key)`` index) in memory."""
+class OuterJoinIndex:
+    """The in-memory index of an outer store, for the in-memory store and the persistent
+    one alike: ``_values`` (slot -> values) and ``_order`` (the sorted ``(ts, side, seq,
+    key)`` index), what the join node reads, and how a record is parked in them."""
 
     _values: dict[tuple[int, int, Any], list[Any]]
     _order: list[tuple[int, int, int, Any]]
+    _seq: int
+
+    def _park(self, slot: tuple[int, int, Any], value: Any) -> tuple[list[Any], int]:
+        """Add ``value`` at ``slot``: (the slot's values, the new entry's arrival number,
+        or 0 if the slot was parked already)."""
+        values = self._values.get(slot)
+        if values is not None:
+            values.append(value)
+            return values, 0
+        values = self._values[slot] = [value]
+        self._seq = seq = self._seq + 1
+        timestamp, side, key = slot
+        entry = (timestamp, side, seq, key)
+        order = self._order
+        if not order or order[-1] < entry:
+            order.append(entry)
+        else:
+            order.insert(bisect_right(order, entry), entry)
+        return values, seq
 
     def ordered(self) -> list[tuple[int, int, int, Any]]:
         """The entry index, in emission order (may hold removed slots: check ``values``)."""
@@ -282,7 +301,7 @@ class OuterJoinReads:
         return self._values.get(slot)
 
 
-class OuterJoinStore(OuterJoinReads, StateStore):
+class OuterJoinStore(OuterJoinIndex, StateStore):
     """The "outer shared" store of a left/outer stream-stream join: records that found no
     partner yet, waiting for their window to close.
 
@@ -303,18 +322,7 @@ class OuterJoinStore(OuterJoinReads, StateStore):
 
     def add(self, timestamp: int, side: int, key: Any, value: Any) -> None:
         slot = (timestamp, side, key)
-        values = self._values.get(slot)
-        if values is not None:
-            values.append(value)
-        else:
-            values = self._values[slot] = [value]
-            self._seq += 1
-            entry = (timestamp, side, self._seq, key)
-            order = self._order
-            if not order or order[-1] < entry:
-                order.append(entry)
-            else:
-                order.insert(bisect_right(order, entry), entry)
+        values, _seq = self._park(slot, value)
         logger = self._change_logger
         if logger is not None:
             logger(slot, (side, values))
