@@ -36,7 +36,8 @@ class FanoutError(Exception):
     """Another instance that owns partitions of the store could not be asked."""
 
     def __init__(self, client: str, host: HostInfo | None, partitions: list[int],
-                 reason: str) -> None:
+                 reason: str, status: int | None = None,
+                 body: dict[str, Any] | None = None) -> None:
         where = "no advertised endpoint" if host is None else str(host)
         super().__init__(
             f"partitions {partitions} of the store live on {client} ({where}), which could "
@@ -45,6 +46,15 @@ class FanoutError(Exception):
         self.client = client
         self.host = host
         self.partitions = partitions
+        #: the owner's HTTP status and JSON error body when it answered with an error
+        self.status = status
+        self.body = body
+
+    def refused_request(self) -> bool:
+        """The owner answered, and found the request itself wrong (a 4xx other than the
+        token): the caller's mistake, to pass on as such rather than as an outage."""
+        return (self.status is not None and 400 <= self.status < 500
+                and self.status not in (401, 403) and bool(self.body))
 
 
 @dataclass
@@ -95,8 +105,15 @@ def fetch(remote: Remote, path: str, auth: str | None, me: str, timeout: float
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
+        text = exc.read()
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = None
         raise FanoutError(remote.client_id, remote.host, remote.partitions,
-                          f"HTTP {exc.code}: {exc.read()[:300]!r}") from None
+                          f"HTTP {exc.code}: {text[:300]!r}", exc.code,
+                          body if isinstance(body, dict) and "error" in body else None
+                          ) from None
     except (OSError, ValueError) as exc:
         raise FanoutError(remote.client_id, remote.host, remote.partitions,
                           str(exc)) from None

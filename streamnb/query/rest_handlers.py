@@ -219,6 +219,11 @@ class Handlers:
                 bodies = fanout.fetch_all(targets, path, headers.get("Authorization"),
                                           self.streams.client_id, _FANOUT_TIMEOUT_S)
             except fanout.FanoutError as exc:
+                if exc.refused_request():
+                    body = exc.body or {}
+                    raise ApiError(exc.status or 400, str(body["error"]),
+                                   str(body.get("message", "")),
+                                   served_by=exc.client) from None
                 self.service.metadata.invalidate()
                 raise ApiError(503, "owner_unreachable", str(exc),
                                partitions=exc.partitions) from None
@@ -293,7 +298,7 @@ class Handlers:
     def _request(self, store: str, query: Query, params: Params,
                  partitions: set[int] | None = None) -> StateQueryRequest:
         # built at once, not through the chain of with_* copies (CPU under the GIL)
-        if len(params) == 1:  # only the key: nothing else to parse
+        if len(params) == 1 and "key" in params:  # only the key: nothing else to parse
             return StateQueryRequest(store, query, PositionBound.unbounded(),
                                      None if partitions is None else frozenset(partitions))
         return StateQueryRequest(store, query, position_bound(params),

@@ -37,3 +37,47 @@ def test_range_path_carries_bounds_cursor_and_order_as_json_keys():
     assert "key_type=json" in path and "limit=7" in path and "order=desc" in path
     assert "from=%22a+b%22" in path and "to=%5B1%2C+%22x%22%5D" in path
     assert "after=%22k%269%22" in path
+
+
+def _answering(status: int, body: bytes):
+    """A local HTTP server that answers every GET with ``status`` and ``body``."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.mark.parametrize("status, body, refused", [
+    (400, b'{"error": "bad_request", "message": "execution_info must be true or false"}',
+     True),
+    (409, b'{"error": "not_up_to_bound", "message": "behind"}', True),
+    (401, b'{"error": "unauthorized", "message": "token"}', False),  # our token, not theirs
+    (503, b'{"error": "not_running", "message": "rebalancing"}', False),
+    (400, b"not json", False),
+])
+def test_an_owner_refusing_the_request_is_told_apart_from_an_outage(status, body, refused):
+    server = _answering(status, body)
+    try:
+        target = Remote("other", HostInfo("127.0.0.1", server.server_address[1]), [1])
+        with pytest.raises(FanoutError) as info:
+            fetch(target, "/v1/stores/s/range?execution_info=-1", None, "me", 5.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert info.value.status == status
+    assert info.value.refused_request() is refused
+    if refused:
+        assert info.value.body["error"] in body.decode()

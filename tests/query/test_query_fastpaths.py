@@ -320,3 +320,19 @@ def test_the_direct_key_read_answers_as_the_routed_query_does() -> None:
     assert direct == general
     assert list(direct[1]) == list(general[1])  # the same JSON, field order included
     assert jsonio.dumps(direct[1]) == jsonio.dumps(general[1])
+
+
+def test_a_lone_parameter_other_than_the_key_is_still_checked() -> None:
+    # The fast path for a request carrying only ``key`` must not skip checking a request
+    # carrying only something else: the owner it fans out to would refuse it instead.
+    from streamnb.query.params import ApiError
+    from streamnb.query.rest_handlers import Handlers
+
+    handlers = Handlers(_fake_service({0: InMemoryKeyValueStore("kv")}))
+    query = KeyQuery.with_key("k")
+    with pytest.raises(ApiError, match="execution_info") as info:
+        handlers._request("kv", query, {"execution_info": ["-1"]})
+    assert info.value.status == 400
+    assert handlers._request("kv", query, {"execution_info": ["true"]}).execution_info_enabled
+    assert not handlers._request("kv", query, {"key": ["k"]}).execution_info_enabled
+    assert not handlers._request("kv", query, {}).execution_info_enabled

@@ -319,6 +319,7 @@ def test_bad_input_gets_4xx_and_processing_goes_on(app):
         "/v1/stores/tstore/key?key=nokey": (404, "key_not_found"),
         "/v1/stores/tstore/range?limit=100000000": (400, "page_too_large"),
         "/v1/stores/tstore/range?limit=-3": (400, "bad_request"),
+        "/v1/stores/tstore/range?execution_info=-1": (400, "bad_request"),
         "/v1/stores/tstore/key?key=a&position=notjson": (400, "malformed_position"),
         "/v1/stores/wstore/window?from=10&to=1": (400, "bad_request"),
         "/nowhere": (404, "not_found"),
