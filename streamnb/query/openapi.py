@@ -40,6 +40,8 @@ _TIMEOUT = _param("timeout_ms", "Wait up to this long for the position bound",
 _INFO = _param("execution_info", "Include execution info", {"type": "boolean"})
 _LOCAL = _param("local_only", "Do not forward to the owning instance", {"type": "boolean"})
 _KEY = _param("key", "The key", {"type": "string"}, required=True)
+#: a time in ms: Kafka's timestamps are longs
+_TIME = {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
 _COMMON = [_KEY_TYPE, _POSITION, _TIMEOUT, _INFO]
 
 
@@ -104,16 +106,16 @@ def openapi_document() -> dict[str, Any]:
                 "Windows of a key (routed), or of all keys by window start, gathered from "
                 "every instance (local_only=true: this instance's partitions)",
                 [_STORE, _param("key", "The key (optional)", {"type": "string"}),
-                 _param("from", "Lowest window start (ms)", {"type": "integer", "minimum": 0}),
-                 _param("to", "Highest window start (ms)", {"type": "integer", "minimum": 0}),
+                 _param("from", "Lowest window start (ms)", _TIME),
+                 _param("to", "Highest window start (ms)", _TIME),
                  _param("limit", "Most windows returned without a key",
                         {"type": "integer", "minimum": 1}), *_COMMON, _LOCAL],
                 _json("Windows"), *store_errors),
             "/v1/stores/{store}/versioned": _get(
                 "A version of a key (latest or as_of), or its versions in [from, to]",
-                [_STORE, _KEY, _param("as_of", "Time (ms)", {"type": "integer", "minimum": 0}),
-                 _param("from", "From time (ms)", {"type": "integer", "minimum": 0}),
-                 _param("to", "To time (ms)", {"type": "integer", "minimum": 0}),
+                [_STORE, _KEY, _param("as_of", "Time (ms)", _TIME),
+                 _param("from", "From time (ms)", _TIME),
+                 _param("to", "To time (ms)", _TIME),
                  _param("all_versions", "Every retained version", {"type": "boolean"}),
                  *_COMMON, _LOCAL],
                 _json("Version(s)"), *store_errors),

@@ -10,6 +10,11 @@ from typing import Any
 from .position import PositionBound
 
 KEY_TYPES = ("auto", "string", "int", "float", "json")
+#: Kafka's timestamps are Java longs: a time above this cannot be in any store
+MAX_TIME_MS = 2**63 - 1
+#: JSON keys nest at most this deep (a store key is a value or a short tuple of them;
+#: deeper input would only run the decoder out of stack)
+MAX_KEY_DEPTH = 32
 
 
 class ApiError(Exception):
@@ -104,18 +109,32 @@ def parse_key(text: str, key_type: str, what: str = "key") -> Any:
         return value
     try:
         value = json.loads(text)
+    except RecursionError:
+        raise _too_deep(what) from None
     except ValueError:
         if key_type == "json":
-            raise bad(f"{what} {text!r} is not valid JSON (key_type=json); quote strings, "
-                      "e.g. \"kafka\"", "malformed_key") from None
+            raise bad(f"{what} {_short(text)} is not valid JSON (key_type=json); quote "
+                      "strings, e.g. \"kafka\"", "malformed_key") from None
         return text  # auto on a JSON store: a bare word is a string key
     return _hashable(value, what)
 
 
-def _hashable(value: Any, what: str) -> Any:
+def _too_deep(what: str) -> ApiError:
+    return bad(f"{what} nests JSON arrays deeper than {MAX_KEY_DEPTH} levels; a store key is "
+               "a value or a short array of values", "malformed_key")
+
+
+def _short(text: str) -> str:
+    """``text`` quoted for an error message, cut to a readable length."""
+    return repr(text) if len(text) <= 200 else repr(text[:200]) + f"... ({len(text)} chars)"
+
+
+def _hashable(value: Any, what: str, depth: int = 0) -> Any:
     """JSON arrays become tuples (store keys must be hashable); objects are refused."""
     if isinstance(value, list):
-        return tuple(_hashable(v, what) for v in value)
+        if depth >= MAX_KEY_DEPTH:
+            raise _too_deep(what)
+        return tuple(_hashable(v, what, depth + 1) for v in value)
     if isinstance(value, dict):
         raise bad(f"{what} must not be a JSON object (store keys are hashable values)",
                   "malformed_key")
@@ -138,6 +157,9 @@ def position_bound(params: dict[str, list[str]]) -> PositionBound:
         return PositionBound.unbounded()
     try:
         return PositionBound.at(json.loads(text))
+    except RecursionError:  # nested past the decoder's stack: no position looks like that
+        reason = "nested far too deeply"
     except (ValueError, TypeError) as exc:
-        raise bad(f"position must be JSON like {{\"topic\": {{\"0\": 42}}}} (topic -> partition "
-                  f"-> offset): {exc}", "malformed_position") from None
+        reason = str(exc)
+    raise bad(f"position must be JSON like {{\"topic\": {{\"0\": 42}}}} (topic -> partition "
+              f"-> offset): {reason}", "malformed_position")

@@ -148,9 +148,10 @@ def is_permitted(position: Position, bound: PositionBound, partition: int) -> bo
 
 
 def _int(value: Any, what: str) -> int:
-    if isinstance(value, bool):
+    # a float only when whole: int() would truncate 1.5 and fail on inf (OverflowError)
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise TypeError(f"position {what} must be an integer, got {value!r}")
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise TypeError(f"position {what} must be an integer, got {value!r}") from None

@@ -32,6 +32,21 @@ REST_SWITCH_INTERVAL_S = 0.0005
 
 _STORE_ROUTE = re.compile(r"^/v1/stores/([^/]+)/(key|range|window|versioned|metadata)$")
 _OPEN = {"/health/live", "/health/ready"}
+#: what stays as it is when a request target is percent-encoded (printable ASCII)
+_TARGET_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
+_ALLOW = "GET, HEAD, OPTIONS"
+
+
+def normalize_target(target: str) -> str:
+    """The request target with raw bytes outside printable ASCII percent-encoded.
+
+    WHY: the request line is read as latin-1, so a client that sends a UTF-8 ``é`` raw
+    (curl does) would query the key ``Ã©``, and a forwarded or fanned-out request could
+    not even be sent on (http.client refuses non-ASCII and control characters). Encoded,
+    the bytes are read as the UTF-8 they are, like any ``%C3%A9``."""
+    if target.isascii() and target.isprintable():
+        return target
+    return urllib.parse.quote(target.encode("latin-1"), safe=_TARGET_SAFE)
 
 
 def parse_query(query: str) -> dict[str, list[str]]:
@@ -39,7 +54,13 @@ def parse_query(query: str) -> dict[str, list[str]]:
     unquoting when nothing is quoted (no ``%``, no ``+``): the common ``key=k`` costs a
     split instead of a pass through ``parse_qsl``."""
     if "%" in query or "+" in query:
-        return urllib.parse.parse_qs(query, keep_blank_values=True)
+        try:
+            return urllib.parse.parse_qs(query, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError as exc:  # not a silent U+FFFD in a key
+            raise ApiError(400, "malformed_query",
+                           f"the query string's %-escapes must be UTF-8 ({exc.reason} at "
+                           f"byte {exc.start} of {exc.object[max(0, exc.start - 8):exc.end + 8]!r}"
+                           "); percent-encode each character's UTF-8 bytes") from None
     params: dict[str, list[str]] = {}
     for field in query.split("&"):
         if field:
@@ -170,7 +191,11 @@ class RestServer:
             return status, body, "application/json"
         match = _STORE_ROUTE.match(path)
         if match:
-            store = urllib.parse.unquote(match.group(1))
+            try:
+                store = urllib.parse.unquote(match.group(1), errors="strict")
+            except UnicodeDecodeError:
+                raise ApiError(400, "malformed_query", f"the store name {match.group(1)!r} "
+                               "has %-escapes that are not UTF-8") from None
             action = match.group(2)
             full = path + ("?" + query if query else "")
             if action == "metadata":
@@ -236,7 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
         return version < (1, 1) or expect != "100-continue" or self.handle_expect_100()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        path, _, query = self.path.partition("?")
+        path, _, query = normalize_target(self.path).partition("?")
         path = path.partition("#")[0]
         query = query.partition("#")[0]
         try:
@@ -256,19 +281,40 @@ class _Handler(BaseHTTPRequestHandler):
             return
         # Headers and body in ONE send: every blocking call gives up the GIL, and getting
         # it back waits up to a switch interval while the stream thread computes.
-        self.wfile.write(httpwire.response_head(
+        head = httpwire.response_head(
             self.protocol_version, status, self.version_string(), kind, len(data),
-            "WWW-Authenticate: Bearer\r\n" if status == 401 else "") + data)
+            "WWW-Authenticate: Bearer\r\n" if status == 401 else "")
+        # HEAD: the GET's status and headers (its Content-Length too), without the body
+        self.wfile.write(head if self.command == "HEAD" else head + data)
+
+    do_HEAD = do_GET  # noqa: N815 - http.server's name
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - http.server's name
+        """Which methods the API takes (a 204: no body)."""
+        if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # a request body is not read
+        self.send_response(204)
+        self.send_header("Allow", _ALLOW)
+        self.end_headers()
 
     def _refuse(self) -> None:
         self.close_connection = True  # the request body is not read
         data = dumps({"error": "method_not_allowed",
-                      "message": f"{self.command} is not allowed: the API is read-only (GET)"})
+                      "message": f"{self.command} is not allowed: the API is read-only "
+                                 f"({_ALLOW})"})
         self.send_response(405)
-        self.send_header("Allow", "GET")
+        self.send_header("Allow", _ALLOW)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
     do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method it finds no do_<METHOD> for with 501 (a server
+        # error); any other method (TRACE, CONNECT, made-up ones) is refused as the
+        # client's mistake, with the methods that are allowed
+        if name.startswith("do_"):
+            return self._refuse
+        raise AttributeError(name)

@@ -13,13 +13,14 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ..errors import InvalidStateStoreException
+from ..errors import InvalidStateStoreException, SerializationException
 from . import fanout
 from .fanout import FORWARDED
 from .jsonio import dumps
 from .local import UnknownStateStoreException
 from .metadata import KeyQueryMetadata
 from .params import (
+    MAX_TIME_MS,
     ApiError,
     bad,
     boolean,
@@ -50,7 +51,10 @@ from .rows import result_rows, value_columns
 Params = dict[str, list[str]]
 #: key queries ``service.read_key`` answers directly when only ``key=`` is given
 _DIRECT = (KeyQuery, TimestampedKeyQuery)
+#: how long another instance may take to answer, on top of the timeout_ms it is asked to
+#: wait for a position bound (it is not unreachable while it waits as told)
 _FANOUT_TIMEOUT_S = 10.0
+_MAX_WAIT_MS = 60_000
 log = logging.getLogger("streamnb.query.rest")
 
 
@@ -152,9 +156,9 @@ class Handlers:
                   ) -> tuple[int, Any]:
         self._store(store, ("versioned",), "/versioned")
         key = self._key(store, params)
-        as_of = integer(params, "as_of", None, 0)
-        start = integer(params, "from", None, 0)
-        end = integer(params, "to", None, 0)
+        as_of = integer(params, "as_of", None, 0, MAX_TIME_MS)
+        start = integer(params, "from", None, 0, MAX_TIME_MS)
+        end = integer(params, "to", None, 0, MAX_TIME_MS)
         query: Query
         if boolean(params, "all_versions") or start is not None or end is not None:
             if as_of is not None:
@@ -169,8 +173,8 @@ class Handlers:
 
     def window(self, store: str, params: Params, headers: Any, path: str) -> tuple[int, Any]:
         kind = self._store(store, ("window", "session"), "/window")
-        start = integer(params, "from", None, 0)
-        end = integer(params, "to", None, 0)
+        start = integer(params, "from", None, 0, MAX_TIME_MS)
+        end = integer(params, "to", None, 0, MAX_TIME_MS)
         text = one(params, "key")
         query: Query
         if text is not None:
@@ -212,12 +216,14 @@ class Handlers:
         position = result.position
         truncated = False
         local_only = boolean(params, "local_only") or headers.get(FORWARDED) is not None
+        _fail_on_failures(result)  # a partition's failure is an error, not a gap in the page
         targets = [] if local_only else self._remotes(store, partitions)
         if targets:
             rows = json.loads(dumps(rows))  # the same JSON forms as the remote rows
             try:
                 bodies = fanout.fetch_all(targets, path, headers.get("Authorization"),
-                                          self.streams.client_id, _FANOUT_TIMEOUT_S)
+                                          self.streams.client_id,
+                                          _FANOUT_TIMEOUT_S + _wait_ms(params) / 1000)
             except fanout.FanoutError as exc:
                 if exc.refused_request():
                     body = exc.body or {}
@@ -248,6 +254,8 @@ class Handlers:
         after_text = one(params, "after")
         after = NO_CURSOR if after_text is None else self._parse(store, params, after_text,
                                                                    "after")
+        if after is not NO_CURSOR and "key_type" in params:
+            self._fits(store, after, "after")
         query = RangeQuery.with_range(lower, upper).with_page(limit, after)
         if order == "desc":
             query = query.with_descending_keys()
@@ -277,7 +285,12 @@ class Handlers:
     # -- helpers ------------------------------------------------------------------------
     def _optional_key(self, store: str, params: Params, name: str) -> Any:
         text = one(params, name)
-        return None if text is None else self._parse(store, params, text, name)
+        if text is None:
+            return None
+        key = self._parse(store, params, text, name)
+        if "key_type" in params:  # auto always gives the serde's type
+            self._fits(store, key, name)
+        return key
 
     def _limit(self, params: Params) -> int:
         cap = self.streams.config["streamnb.rest.page.max"]
@@ -306,8 +319,7 @@ class Handlers:
                                  boolean(params, "execution_info"))
 
     def _run(self, request: StateQueryRequest, params: Params) -> StateQueryResult:
-        timeout_ms = integer(params, "timeout_ms", 0, 0, 60_000) if (
-            "timeout_ms" in params) else 0
+        timeout_ms = _wait_ms(params)
         try:
             result = self.service.query(request, timeout_ms / 1000.0 if timeout_ms else None)
         except UnknownStateStoreException as exc:
@@ -331,7 +343,9 @@ class Handlers:
         forwarded = headers.get(FORWARDED) is not None
         if meta is not None and not meta.is_local and not forwarded and (
                 meta.active_host.port > 0) and not boolean(params, "local_only"):
-            return self._forward(meta, path, headers)
+            if len(params) > 1:  # refuse here what the owner would refuse, before sending
+                self._request(store, query, params)
+            return self._forward(meta, path, headers, _wait_ms(params))
         if meta is not None and len(params) == 1 and type(query) in _DIRECT:
             read = self.service.read_key(store, meta.partition, query)
             if read is not None:  # the routed key query, straight to its partition
@@ -359,10 +373,7 @@ class Handlers:
                                f"partition {partition} of store {store!r} holding this key is "
                                "not on this instance and its owner is unknown (a rebalance?); "
                                "retry shortly", partition=partition)
-            if failure.failure_reason is FailureReason.UNKNOWN_QUERY_TYPE:
-                raise ApiError(400, "wrong_store_type", failure.failure_message or "")
-            raise ApiError(500, failure.failure_reason.value.lower(),
-                           failure.failure_message or "")
+            raise _failed(failure)
         rows = _rows(result)
         body: dict[str, Any] = {"store": store, "key": key,
                                 "served_by": self.streams.client_id,
@@ -389,20 +400,41 @@ class Handlers:
             return self.service.query_metadata_for_key(store, key)
         except UnknownStateStoreException as exc:
             raise ApiError(404, "unknown_store", str(exc)) from None
-        except (ValueError, TypeError) as exc:  # the key does not fit the store's serde
-            raise bad(f"key {key!r} cannot be serialized for store {store!r}: {exc}",
-                      "malformed_key") from None
+        except (ValueError, TypeError, SerializationException) as exc:
+            # the key does not fit the store's key serde (e.g. key_type=int on str keys)
+            raise self._unfit(store, key, "key", exc) from None
         except Exception:  # no group view (e.g. broker without the admin API): local only
             return None
 
-    def _forward(self, meta: KeyQueryMetadata, path: str, headers: Any) -> tuple[int, Any]:
+    def _unfit(self, store: str, key: Any, what: str, exc: Exception) -> ApiError:
+        auto = self._auto.get(store, "auto")
+        hint = ("drop key_type (auto reads keys as the store's serde wants)" if auto != "auto"
+                else "pass a key_type that gives the store's key type")
+        return bad(f"{what} {key!r} ({type(key).__name__}) cannot be a key of store {store!r}: "
+                   f"{exc}; {hint}", "malformed_key")
+
+    def _fits(self, store: str, key: Any, what: str) -> None:
+        """Refuse a bound or cursor the store's key serde cannot take (as ``_owner`` does
+        for a key), rather than compare it with keys of another type: an empty page."""
+        try:
+            serde = self.service.metadata.key_serde(store)
+        except UnknownStateStoreException:
+            return  # a global store: its keys are checked where they are read
+        try:
+            serde.serialize(None, key)
+        except (ValueError, TypeError, SerializationException) as exc:
+            raise self._unfit(store, key, what, exc) from None
+
+    def _forward(self, meta: KeyQueryMetadata, path: str, headers: Any, wait_ms: int = 0
+                 ) -> tuple[int, Any]:
         url = meta.active_host.url + path
         request = urllib.request.Request(url, headers={FORWARDED: self.streams.client_id})
         auth = headers.get("Authorization")
         if auth:
             request.add_header("Authorization", auth)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=_FANOUT_TIMEOUT_S + wait_ms / 1000
+                                        ) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
             try:
@@ -414,6 +446,30 @@ class Handlers:
             raise ApiError(503, "owner_unreachable",
                            f"the key lives on {meta.client_id} at {meta.active_host}, which "
                            f"did not answer: {exc}") from None
+
+
+def _wait_ms(params: Params) -> int:
+    """``timeout_ms``: how long to wait for a position bound (0: answer at once)."""
+    if "timeout_ms" not in params:
+        return 0
+    return integer(params, "timeout_ms", 0, 0, _MAX_WAIT_MS) or 0
+
+
+def _failed(failure: Any) -> ApiError:
+    """The answer to a partition's failure: a store that cannot run the query is the
+    caller's 400; anything else (the store failed) is a 500 that names it."""
+    if failure.failure_reason is FailureReason.UNKNOWN_QUERY_TYPE:
+        return ApiError(400, "wrong_store_type", failure.failure_message or "")
+    return ApiError(500, failure.failure_reason.value.lower(), failure.failure_message or "")
+
+
+def _fail_on_failures(result: StateQueryResult) -> None:
+    """Raise for the first failed partition of a range or window query (``_run`` answered
+    NOT_UP_TO_BOUND already): a page without it would look complete."""
+    if all(r.failure_reason is None for r in result.partition_results.values()):
+        return
+    for _partition, failure in sorted(result.failures().items()):
+        raise _failed(failure)
 
 
 def _rows(result: StateQueryResult) -> list[dict[str, Any]]:

@@ -23,7 +23,9 @@ from streamnb.query import (
     jsonio,
 )
 from streamnb.query.local import LocalPartition, run_request
+from streamnb.query.metadata import HostInfo, KeyQueryMetadata
 from streamnb.query.murmur2 import murmur2
+from streamnb.query.params import ApiError
 from streamnb.query.position import Position, PositionBound
 from streamnb.query.rest import parse_query
 from streamnb.query.results import FailureReason
@@ -60,9 +62,19 @@ def test_dumps_takes_the_fast_path_only_for_plain_json() -> None:
 def test_parse_query_matches_parse_qs() -> None:
     rng = random.Random(4)
     alphabet = "ab=&;x1 #?é%+2"
+    refused = 0
     for _ in range(5000):
         query = "".join(rng.choice(alphabet) for _ in range(rng.randrange(14)))
-        assert parse_query(query) == urllib.parse.parse_qs(query, keep_blank_values=True), query
+        try:
+            expected = urllib.parse.parse_qs(query, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:  # e.g. %ab: not UTF-8, refused rather than read as U+FFFD
+            refused += 1
+            with pytest.raises(ApiError, match="must be UTF-8") as info:
+                parse_query(query)
+            assert (info.value.status, info.value.code) == (400, "malformed_query")
+            continue
+        assert parse_query(query) == expected, query
+    assert refused
     assert parse_query("key=k1&key=k2&flag") == {"key": ["k1", "k2"], "flag": [""]}
 
 
@@ -336,3 +348,99 @@ def test_a_lone_parameter_other_than_the_key_is_still_checked() -> None:
     assert handlers._request("kv", query, {"execution_info": ["true"]}).execution_info_enabled
     assert not handlers._request("kv", query, {"key": ["k"]}).execution_info_enabled
     assert not handlers._request("kv", query, {}).execution_info_enabled
+
+
+# -- bad input the REST layer must answer with a 4xx, never a 5xx ----------------------------
+@pytest.mark.parametrize("text, reason", [
+    ('{"t": {"0": 1e400}}', "must be an integer, got inf"),  # was OverflowError: a 500
+    ('{"t": {"0": Infinity}}', "must be an integer, got inf"),
+    ('{"t": {"0": 1.5}}', "must be an integer, got 1.5"),  # was silently 1
+    ("[" * 5000, "nested far too deeply"),  # was RecursionError: a 500
+], ids=["1e400", "Infinity", "1.5", "deep"])
+def test_a_malformed_position_is_a_400_naming_it(text, reason) -> None:
+    from streamnb.query.params import position_bound
+
+    with pytest.raises(ApiError, match=reason) as info:
+        position_bound({"position": [text]})
+    assert (info.value.status, info.value.code) == (400, "malformed_position")
+    assert position_bound({"position": ['{"t": {"0": 4.0}}']}).position() == Position(
+        {"t": {0: 4}})
+
+
+@pytest.mark.parametrize("key_type", ["json", "auto"])
+def test_a_key_nested_past_any_real_key_is_a_400(key_type) -> None:
+    from streamnb.query.params import MAX_KEY_DEPTH, parse_key
+
+    for depth in (MAX_KEY_DEPTH + 1, 5000):  # 5000: past the JSON decoder's stack
+        with pytest.raises(ApiError, match="deeper than") as info:
+            parse_key("[" * depth + "]" * depth, key_type)
+        assert (info.value.status, info.value.code) == (400, "malformed_key")
+    assert parse_key("[[1, \"a\"], 2]", key_type) == ((1, "a"), 2)
+
+
+def _handlers(kind: str = "key_value", serde=None):
+    """Handlers over ``_fake_service`` with store ``kv`` of ``kind`` and key ``serde``."""
+    from types import SimpleNamespace
+
+    from streamnb.query.rest_handlers import Handlers
+    from streamnb.serde import Serdes
+
+    service = _fake_service({0: InMemoryKeyValueStore("kv")})
+    service._kinds = {"kv": kind}
+    key_serde = serde or Serdes.String()
+    service.metadata = SimpleNamespace(key_serde=lambda _store: key_serde,
+                                       invalidate=lambda: None)
+    service.streams.config = {"streamnb.rest.page.max": 1000}
+
+    def owner(_store, key):
+        key_serde.serialize("in", key)  # raises as MetadataService does for a wrong type
+        return KeyQueryMetadata(HostInfo("h", 1), frozenset(), 0, "me", True)
+    service.query_metadata_for_key = owner
+    return Handlers(service)
+
+
+@pytest.mark.parametrize("endpoint, params", [
+    ("key", {"key": ["5"], "key_type": ["int"]}),  # was 404 from the local partitions only
+    ("metadata", {"key": ["5"], "key_type": ["int"]}),  # was 503 no_metadata
+    ("range", {"from": ["5"], "key_type": ["int"]}),  # was 200 with an empty page
+    ("range", {"to": ["[1]"], "key_type": ["json"]}),
+    ("range", {"after": ["2.5"], "key_type": ["float"]}),
+])
+def test_a_key_of_another_type_than_the_stores_is_a_400(endpoint, params) -> None:
+    handlers = _handlers()
+    call = {"key": lambda: handlers.key("kv", params, {}, "/x"),
+            "metadata": lambda: handlers.key_metadata("kv", params, {}),
+            "range": lambda: handlers.range("kv", params, {}, "/x")}[endpoint]
+    with pytest.raises(ApiError, match="cannot be a key of store 'kv'.*drop key_type") as info:
+        call()
+    assert (info.value.status, info.value.code) == (400, "malformed_key")
+    # the store's own type passes: a string, whatever key_type says it is read as
+    assert handlers.range("kv", {"from": ['"5"'], "key_type": ["json"]}, {}, "/x")[0] == 200
+
+
+@pytest.mark.parametrize("kind, endpoint, name", [
+    ("window", "window", "from"), ("window", "window", "to"),
+    ("versioned", "versioned", "as_of"), ("versioned", "versioned", "to"),
+])
+def test_a_time_past_kafkas_long_is_a_400(kind, endpoint, name) -> None:
+    handlers = _handlers(kind)
+    params = {"key": ["a"], "from": ["0"], "to": ["5"], name: [str(2**63)]}
+    if name == "as_of":
+        del params["from"], params["to"]
+    with pytest.raises(ApiError, match=f"'{name}' must be <= {2**63 - 1}") as info:
+        getattr(handlers, endpoint)("kv", params, {}, "/x")
+    assert info.value.status == 400
+
+
+def test_a_partition_that_failed_fails_the_range_instead_of_leaving_a_gap() -> None:
+    from streamnb.query import RangeQuery
+    from streamnb.query.results import QueryResult, StateQueryResult
+
+    handlers = _handlers()
+    result = StateQueryResult(RangeQuery.with_no_bounds())
+    result.add_result(0, QueryResult([("a", 1)]))
+    result.add_result(1, QueryResult.for_failure(FailureReason.STORE_EXCEPTION,
+                                                 "OSError in store 'kv': disk"))
+    with pytest.raises(ApiError, match="disk") as info:  # was a 200 with partition 0 alone
+        handlers._gather("kv", result, {"local_only": ["true"]}, {}, "/x")
+    assert (info.value.status, info.value.code) == (500, "store_exception")

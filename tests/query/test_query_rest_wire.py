@@ -156,3 +156,65 @@ def test_a_server_applies_its_own_interval(monkeypatch):
     finally:
         srv.stop()
         sys.setswitchinterval(saved)
+
+
+def test_head_options_and_other_methods_get_no_5xx(server):
+    # http.server answered every method without a do_<METHOD> with 501 Unsupported method
+    get = _exchange(server.port, b"GET /health/live HTTP/1.1\r\nConnection: close\r\n\r\n")
+    out = _exchange(server.port, b"HEAD /health/live HTTP/1.1\r\n\r\n"
+                                 b"OPTIONS /v1/stores/s/key HTTP/1.1\r\n\r\n"
+                                 b"TRACE /health/live HTTP/1.1\r\n\r\n")
+    head, rest_ = out.split(b"HTTP/1.1 204", 1)
+    get_head, get_body = get.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")  # no body
+    assert f"Content-Length: {len(get_body)}".encode() in head  # the GET's length
+    options, trace = rest_.split(b"HTTP/1.1 ", 1)
+    assert b"Allow: GET, HEAD, OPTIONS" in options and b"Content-Length" not in options
+    assert trace.startswith(b"405") and b"Allow: GET, HEAD, OPTIONS" in trace
+    assert trace.endswith(b'"message":"TRACE is not allowed: the API is read-only '
+                          b'(GET, HEAD, OPTIONS)"}')
+    made_up = _exchange(server.port, b"FROB /health/live HTTP/1.1\r\n\r\n")
+    assert made_up.startswith(b"HTTP/1.1 405") and b'"error":"method_not_allowed"' in made_up
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("/v1/stores/s/key?key=é".encode().decode("latin-1"), {"key": ["é"]}),  # curl sends é raw
+    ("/x?key=a\x01&b=\x7f", {"key": ["a\x01"], "b": ["\x7f"]}),
+    ("/x?key=a%20b&c=d+e", {"key": ["a b"], "c": ["d e"]}),  # already encoded: as it was
+])
+def test_raw_bytes_in_the_target_are_read_as_utf8_and_can_be_sent_on(raw, expected):
+    # Before: é was read as the key 'Ã©', and forwarding the target to the key's owner (or
+    # fanning a range out) failed in http.client: a 503 owner_unreachable, or for control
+    # characters a 500.
+    target = rest.normalize_target(raw)
+    assert target.isascii() and target.isprintable()
+    assert rest.parse_query(target.partition("?")[2]) == expected
+    assert rest.normalize_target(target) == target
+
+
+def test_escapes_that_are_not_utf8_are_a_400(server):
+    out = _exchange(server.port, b"GET /v1/stores/a%FFb/key?key=k HTTP/1.1\r\n"
+                                 b"Authorization: Bearer tok\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400") and b'"error":"malformed_query"' in out
+    out = _exchange(server.port, b"GET /v1/stores/s/key?key=%C3 HTTP/1.1\r\n"
+                                 b"Authorization: Bearer tok\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400") and b"must be UTF-8" in out
+
+
+def test_fuzz_failures_say_how_to_replay_them(server):
+    # A CI failure of the (random) fuzz test must be repeatable: each failure carries the
+    # request as a curl line and the hypothesis seed, and the same seed sends the same cases.
+    pytest.importorskip("schemathesis")
+    import shlex
+
+    from tests.query.fuzz_rest import SEED_VARIABLE, fuzz
+
+    server.token = None  # the fake client has no status: its endpoints answer 500
+    runs = [fuzz(server.url, seconds=30, examples=5, seed_value=7) for _ in range(2)]
+    failures = runs[0][0]
+    assert failures and runs[0][1] == 5
+    assert all(f"{SEED_VARIABLE}=7" in f and "\n  500 " in f for f in failures)
+    commands = [[shlex.split(f.split("\n")[0]) for f in run[0]] for run in runs]
+    assert all(c[:6] == ["curl", "-sS", "-g", "-i", "-X", "GET"] and len(c) == 7
+               and c[6].startswith(server.url + "/") for c in commands[0])
+    assert commands[0] == commands[1]  # the same seed, the same requests
