@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import shutil
 import threading
 import time
 from collections import deque
@@ -26,11 +25,18 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from ..engine.task import Task
 from ..errors import SerializationException, StreamsException
 from ..topology.topology import SourceSpec
+from .checkpoints import TaskCheckpoints, end_offsets, start_offsets, wipe_store
 from .codecs import compile_decode_run, decoder, resolve_serde
 from .fencing import TransactionalIds, new_transactional_producer
 from .metrics import ThreadMetrics
 from .record_collector import RecordCollector
-from .restore import load_committed_metadata, offset_metadata, restore, restore_targets
+from .restore import (
+    TaskCorrupted,
+    load_committed_metadata,
+    offset_metadata,
+    restore,
+    restore_targets,
+)
 
 log = logging.getLogger("streamnb.runtime")
 KAFKA_LOG = logging.getLogger("streamnb.runtime.kafka")
@@ -144,6 +150,9 @@ class StreamThread(threading.Thread):
         self.metrics = ThreadMetrics(self.name)
         self.lock = threading.RLock()  # held while processing; queries take it for snapshots
         self.tasks: dict[str, Task] = {}
+        # task id -> its persistent stores' checkpoints (checkpoints.py)
+        self._checkpoints: dict[str, TaskCheckpoints] = {}
+        self._checked_at: tuple[int, int] | None = None  # progress at the last check
         self.state = "CREATED"
         self.error: BaseException | None = None
         self._stop_event = threading.Event()
@@ -229,7 +238,9 @@ class StreamThread(threading.Thread):
             "client.id": f"{self.name}-restore-consumer",
             "enable.auto.commit": False,
             "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
+            # Restores start at explicit offsets; one that fell out of range must surface
+            # (the task is corrupted), not silently restart from the earliest record.
+            "auto.offset.reset": "error",
             "isolation.level": "read_committed" if self._eos else "read_uncommitted",
             **config.consumer_config("restore"),
         }
@@ -586,6 +597,28 @@ class StreamThread(threading.Thread):
             if offsets:
                 consumer.commit(offsets=offsets, asynchronous=False)
         self._committed(offsets, start)
+        if not self._eos:  # Kafka's postCommit: exactly-once checkpoints at close only
+            self._maybe_checkpoint(enforce=False)
+
+    def _maybe_checkpoint(self, enforce: bool) -> None:
+        """After a commit (its changelog records acknowledged): checkpoint each task whose
+        changelogs moved on enough since its last checkpoint, or every task (``enforce``,
+        a clean close). Nothing is asked of the broker when nothing was processed."""
+        if not getattr(self, "_checkpoints", None):  # none (or a bare test instance)
+            return
+        metrics = self.metrics
+        progress = (metrics.process_total, metrics.punctuate_total)
+        if not enforce and progress == self._checked_at:
+            return
+        self._checked_at = progress
+        for task_id, checkpoints in list(self._checkpoints.items()):
+            if not checkpoints.entries or task_id not in self.tasks:
+                continue
+            ends = end_offsets(self._restore_consumer, checkpoints.partitions)
+            if ends is None or not checkpoints.needed(ends, enforce):
+                continue
+            with self.lock:
+                checkpoints.write(ends)
 
     def _committed(self, offsets: list[TopicPartition], start: float) -> None:
         inputs = self._inputs
@@ -700,21 +733,13 @@ class StreamThread(threading.Thread):
             if sid is None:
                 continue
             by_task.setdefault((sid, tp.partition), []).append(tp.topic)
-        client = self.client
-        targets = []
-        created = []
+        starts: dict[str, dict[str, int | None]] = {}
+        for sid, partition in sorted(by_task):
+            self._open_task(sid, partition, starts)
+        self._restore_tasks({f"{sid}_{partition}": (sid, partition)
+                             for sid, partition in sorted(by_task)}, starts)
         for (sid, partition), topics in sorted(by_task.items()):
-            task_id = f"{sid}_{partition}"
-            task_dir = client.app_dir / task_id
-            group = self._groups[sid]
-            for store in group.stores:  # logged persistent stores are rebuilt from changelog
-                if store in self.plan.changelogs:
-                    shutil.rmtree(Path(task_dir) / store, ignore_errors=True)
-            task = Task(task_id, self.topology, group, self.collector, self.config.application_id,
-                        self.config.engine_config(), task_dir, _wall_clock, partition,
-                        client.global_stores)
-            self.tasks[task_id] = task
-            created.append(task)
+            task = self.tasks[f"{sid}_{partition}"]
             inputs = []
             for topic in topics:
                 decode_key, decode_value, extractor = self._source_info[topic]
@@ -727,15 +752,78 @@ class StreamThread(threading.Thread):
                 self._multi.append(_TaskInputs(task, inputs))
             else:
                 self._enable_batches(inputs[0])
-            targets.extend(restore_targets(task, self.topology, self.config))
-        if targets:
-            timeout = self.config["task.timeout.ms"] / 1000.0
-            self.metrics.restored_records += restore(self._restore_consumer, targets,
-                                                     max(timeout, 30.0))
-        for task in created:  # processor metadata committed with their input offsets
+            # processor metadata committed with their input offsets
             load_committed_metadata(self._consumer, task, [
                 TopicPartition(t, task.partition) for t in task.source_topics])
         log.info("stream thread %s owns tasks %s", self.name, sorted(self.tasks))
+
+    def _open_task(self, sid: int, partition: int, starts: dict[str, dict[str, int | None]]
+                   ) -> str:
+        """Build the task ``sid_partition`` on its state directory: persistent stores keep
+        the local data a checkpoint vouches for, the rest is wiped (checkpoints.py);
+        ``starts[task id]`` gets the offset each logged store resumes restoring from."""
+        client = self.client
+        task_id = f"{sid}_{partition}"
+        task_dir = Path(client.app_dir) / task_id
+        group = self._groups[sid]
+        sources = self.plan.sources.get(sid, [])
+        changelogs = {store: self.plan.changelogs[store] for store in group.stores
+                      if store in self.plan.changelogs}
+        task_starts = start_offsets(task_dir, changelogs, partition, sources)
+        task = Task(task_id, self.topology, group, self.collector, self.config.application_id,
+                    self.config.engine_config(), task_dir, _wall_clock, partition,
+                    client.global_stores)
+        checkpoints = TaskCheckpoints(task, self._eos, sources)
+        covered = {tp for _store, tp in checkpoints.entries}
+        stray = [name for name, start in task_starts.items() if start is not None
+                 and (changelogs[name], partition) not in covered]
+        if stray:  # a checkpoint beside data of a store that cannot have one (type changed)
+            task.close()
+            for name in stray:
+                wipe_store(task_dir, name, "this store type keeps no checkpoint")
+            return self._open_task(sid, partition, starts)
+        checkpoints.started({(changelogs[name], partition): start
+                             for name, start in task_starts.items()})
+        self.tasks[task_id] = task
+        self._checkpoints[task_id] = checkpoints
+        starts[task_id] = task_starts
+        return task_id
+
+    def _restore_tasks(self, opened: dict[str, tuple[int, int]],
+                       starts: dict[str, dict[str, int | None]]) -> None:
+        """Restore the stores of the ``opened`` tasks; a task corrupted on the way (its
+        checkpointed offset out of the changelog's range) is closed, its stores wiped and
+        opened again, and restored from the beginning (Kafka's closeDirtyAndRevive)."""
+        timeout = max(self.config["task.timeout.ms"] / 1000.0, 30.0)
+        for attempt in range(3):
+            targets = []
+            for task_id in opened:
+                targets.extend(restore_targets(self.tasks[task_id], self.topology, self.config,
+                                               starts[task_id]))
+            ends: dict[tuple[str, int], int] = {}
+            if targets:
+                try:
+                    self.metrics.restored_records += restore(self._restore_consumer, targets,
+                                                             timeout, ends)
+                except TaskCorrupted as exc:
+                    if attempt == 2:
+                        raise
+                    for task_id, (sid, partition) in opened.items():
+                        task = self.tasks[task_id]
+                        bad = [name for name, store in task.stores.items()
+                               if (getattr(store, "changelog_topic", None), partition)
+                               in exc.partitions]
+                        if not bad:
+                            continue
+                        task.close()
+                        for name in bad:
+                            wipe_store(Path(self.client.app_dir) / task_id, name,
+                                       f"its changelog cannot resume from its checkpoint ({exc})")
+                        self._open_task(sid, partition, starts)
+                    continue
+            for task_id in opened:
+                self._checkpoints[task_id].restored(ends)
+            return
 
     def _enable_batches(self, inp: _Input) -> None:
         """Use the engine's generated batch loop when nothing needs per-record care."""
@@ -748,6 +836,14 @@ class StreamThread(threading.Thread):
                                 ("key", "value", "timestamp", "headers", "offset"))
 
     def _close_tasks(self, clean: bool) -> None:
+        # A clean close (after a successful commit) checkpoints every task (Kafka's
+        # postCommit(true)); never with a transaction open or after a failure.
+        if clean and self.error is None and not (self._eos and self._in_txn):
+            try:
+                self._maybe_checkpoint(enforce=True)
+            except Exception as exc:
+                log.warning("checkpointing the stores of %s: %s", self.name, exc)
+        self._checkpoints = {}
         for task in self.tasks.values():
             try:
                 task.close()

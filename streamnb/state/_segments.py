@@ -13,8 +13,16 @@ so a key's windows are one indexed range scan.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from .persistent import (
+    checkpoint_document,
+    read_checkpoint_file,
+    remove_checkpoint_file,
+    write_checkpoint_file,
+)
 
 _DELETED = object()
 _META = "\x01meta"
@@ -135,10 +143,16 @@ class SqliteSegments:
 
 
 class SegmentedLifecycle:
-    """Expiry, size, flush and close of a store kept in ``SqliteSegments`` (``self._db``),
-    shared by the persistent window and session stores. Put it first in the bases."""
+    """Expiry, size, flush, close and checkpoint of a store kept in ``SqliteSegments``
+    (``self._db``), shared by the persistent window and session stores. Put it first in the
+    bases.
+
+    The checkpoint (``checkpoint.json`` in the store's directory, the key-value store's
+    format) is written by ``flush`` after every segment committed its writes (sqlitedict's
+    commits are synchronous), so it never vouches for data that is not on disk."""
 
     _db: SqliteSegments | None
+    _pending_checkpoint: dict[str, Any] | None = None
 
     def _expire(self, min_live: int) -> None:
         if self._db is not None:
@@ -152,9 +166,36 @@ class SegmentedLifecycle:
     def flush(self) -> None:
         if self._db is not None:
             self._db.flush(self.observed_stream_time)  # type: ignore[attr-defined]
+            self._write_checkpoint()
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close(self.observed_stream_time)  # type: ignore[attr-defined]
+            self._write_checkpoint()
             self._db = None
         self._open = False
+
+    def checkpoint(self, offsets: Mapping[Any, int]) -> None:
+        """Vouch for the data up to ``offsets`` (changelog partition -> offset to resume
+        restoring from); written at the next ``flush``, after the segments."""
+        self._pending_checkpoint = checkpoint_document(self.name, offsets)  # type: ignore[attr-defined]
+
+    def read_checkpoint(self) -> dict[Any, int] | None:
+        """The offsets of the last written checkpoint, or ``None`` (none, or unreadable)."""
+        return read_checkpoint_file(self._directory(), self.name)  # type: ignore[attr-defined]
+
+    def clear_checkpoint(self) -> None:
+        """Remove the checkpoint (and any pending one): the data vouches for no offset."""
+        self._pending_checkpoint = None
+        remove_checkpoint_file(self._directory())
+
+    def _directory(self) -> Path:
+        directory = getattr(self, "directory", None)
+        if directory is None:
+            raise ValueError(f"state store {self.name!r} has no directory yet; init it first")  # type: ignore[attr-defined]
+        return Path(directory)
+
+    def _write_checkpoint(self) -> None:
+        if self._pending_checkpoint is not None:
+            write_checkpoint_file(self._directory(), self._pending_checkpoint)
+            self._pending_checkpoint = None

@@ -418,26 +418,7 @@ class PersistentKeyValueStore(StateStore):
         Under exactly-once the runtime should ``clear_checkpoint()`` before it writes again,
         as Kafka does, and checkpoint only at a clean commit or close.
         """
-        entries = []
-        for tp, offset in offsets.items():
-            if isinstance(tp, str):
-                topic, partition = tp, None
-            elif (isinstance(tp, tuple) and len(tp) == 2 and isinstance(tp[0], str)
-                  and isinstance(tp[1], int) and not isinstance(tp[1], bool)):
-                topic, partition = tp
-            else:
-                raise TypeError(
-                    f"store {self.name!r}: checkpoint keys must be a topic name or a "
-                    f"(topic, partition) tuple, got {tp!r}"
-                )
-            if not isinstance(offset, int) or isinstance(offset, bool):
-                raise TypeError(
-                    f"store {self.name!r}: checkpoint offset for {tp!r} must be an int, "
-                    f"got {offset!r}"
-                )
-            entries.append({"topic": topic, "partition": partition, "offset": offset})
-        self._pending_checkpoint = {"version": _CHECKPOINT_VERSION, "store": self.name,
-                                    "offsets": entries}
+        self._pending_checkpoint = checkpoint_document(self.name, offsets)
 
     def read_checkpoint(self) -> dict[Any, int] | None:
         """The offsets of the last written checkpoint, or ``None`` if there is none (or it
@@ -446,34 +427,13 @@ class PersistentKeyValueStore(StateStore):
             raise InvalidStateStoreException(
                 f"state store {self.name!r} has no directory yet; init it first"
             )
-        path = self.directory / CHECKPOINT_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        try:
-            data = json.loads(text)
-            if data.get("version") != _CHECKPOINT_VERSION:
-                raise ValueError(f"unknown checkpoint version {data.get('version')!r}")
-            result: dict[Any, int] = {}
-            for entry in data["offsets"]:
-                partition = entry["partition"]
-                key = entry["topic"] if partition is None else (entry["topic"], partition)
-                result[key] = int(entry["offset"])
-            return result
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("state store %r: ignoring unreadable checkpoint %s (%s)",
-                        self.name, path, exc)
-            return None
+        return read_checkpoint_file(self.directory, self.name)
 
     def clear_checkpoint(self) -> None:
         """Remove the checkpoint (and any pending one): the data vouches for no offset."""
         self._pending_checkpoint = None
         if self.directory is not None:
-            try:
-                (self.directory / CHECKPOINT_FILE).unlink()
-            except FileNotFoundError:
-                pass
+            remove_checkpoint_file(self.directory)
 
     def _write_checkpoint(self) -> None:
         conn = self._conn
@@ -486,9 +446,74 @@ class PersistentKeyValueStore(StateStore):
                 f"state store {self.name!r}: sqlite could not sync {self.directory} for the "
                 "checkpoint (database busy); the checkpoint is kept for the next flush"
             )
-        _write_atomically(self.directory / CHECKPOINT_FILE,
-                          json.dumps(self._pending_checkpoint, indent=1))
+        write_checkpoint_file(self.directory, self._pending_checkpoint)
         self._pending_checkpoint = None
+
+
+# -- checkpoint files (also used by the segmented stores and the runtime) -------------------
+def checkpoint_document(store: str, offsets: Mapping[Any, int]) -> dict[str, Any]:
+    """The JSON document of a checkpoint of ``store`` at ``offsets`` (see ``checkpoint``);
+    raises ``TypeError`` for a key or offset of the wrong type."""
+    entries = []
+    for tp, offset in offsets.items():
+        if isinstance(tp, str):
+            topic, partition = tp, None
+        elif (isinstance(tp, tuple) and len(tp) == 2 and isinstance(tp[0], str)
+              and isinstance(tp[1], int) and not isinstance(tp[1], bool)):
+            topic, partition = tp
+        else:
+            raise TypeError(
+                f"store {store!r}: checkpoint keys must be a topic name or a "
+                f"(topic, partition) tuple, got {tp!r}"
+            )
+        if not isinstance(offset, int) or isinstance(offset, bool):
+            raise TypeError(
+                f"store {store!r}: checkpoint offset for {tp!r} must be an int, "
+                f"got {offset!r}"
+            )
+        entries.append({"topic": topic, "partition": partition, "offset": offset})
+    return {"version": _CHECKPOINT_VERSION, "store": store, "offsets": entries}
+
+
+def read_checkpoint_file(directory: Path, store: str) -> dict[Any, int] | None:
+    """The offsets in ``directory/checkpoint.json``; ``None`` when there is no such file
+    or it is unreadable (logged: nothing vouches for the data, restoration starts over).
+    The runtime reads it before it opens the store, to decide whether to keep the data."""
+    path = Path(directory) / CHECKPOINT_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("state store %r: cannot read checkpoint %s (%s)", store, path, exc)
+        return None
+    try:
+        data = json.loads(text)
+        if data.get("version") != _CHECKPOINT_VERSION:
+            raise ValueError(f"unknown checkpoint version {data.get('version')!r}")
+        result: dict[Any, int] = {}
+        for entry in data["offsets"]:
+            partition = entry["partition"]
+            key = entry["topic"] if partition is None else (entry["topic"], partition)
+            result[key] = int(entry["offset"])
+        return result
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("state store %r: ignoring unreadable checkpoint %s (%s)", store, path, exc)
+        return None
+
+
+def write_checkpoint_file(directory: Path, document: Mapping[str, Any]) -> None:
+    """Write a checkpoint document (``checkpoint_document``) atomically and durably. The
+    caller makes the data it vouches for durable first."""
+    _write_atomically(Path(directory) / CHECKPOINT_FILE, json.dumps(document, indent=1))
+
+
+def remove_checkpoint_file(directory: Path) -> None:
+    """Delete ``directory/checkpoint.json`` if it exists."""
+    try:
+        (Path(directory) / CHECKPOINT_FILE).unlink()
+    except FileNotFoundError:
+        pass
 
 
 def _check_own_file(path: Path, store: str) -> None:
