@@ -72,7 +72,9 @@ def _time_windowed(node: TimeWindowAggregateNode, g: Codegen, k: str, v: str, in
     fast_ops = getattr(node.store, "fast_ops", None)
     ops = fast_ops() if fast_ops is not None else None
     me, ctx = g.bind(node, "node"), g.bind(node.ctx, "ctx")
-    obs = g.var("obs")
+    # Batch loops keep the observed stream time in a local for the whole batch.
+    kept = g.time_local(node, "observed_stream_time", "obs")
+    obs = kept or g.var("obs")
     lazy = g.lazy_ctx is not None  # batch loop: the timestamp is a local variable already
     ts = g.timestamp(node.ctx) if lazy else g.var("ts")
     inner = ind + "    "
@@ -82,14 +84,21 @@ def _time_windowed(node: TimeWindowAggregateNode, g: Codegen, k: str, v: str, in
         f"{inner}{ctx}.record_dropped({me}, 'null key')",
         f"{ind}else:",
         *([] if lazy else [f"{inner}{ts} = {g.timestamp(node.ctx)}"]),
-        f"{inner}{obs} = {me}.observed_stream_time",
-        f"{inner}if {ts} > {obs}:",
-        f"{inner}    {me}.observed_stream_time = {obs} = {ts}",
     ]
+    if kept is not None:
+        lines += [f"{inner}if {ts} > {obs}:", f"{inner}    {obs} = {ts}"]
+    else:
+        lines += [
+            f"{inner}{obs} = {me}.observed_stream_time",
+            f"{inner}if {ts} > {obs}:",
+            f"{inner}    {me}.observed_stream_time = {obs} = {ts}",
+        ]
     if node.emit_on_close:
         # Before the puts: a put that moves the store's time on expires exactly the windows
-        # that just closed (see the node), so they are emitted first.
-        lines += [*g.sync_ctx(inner), f"{inner}{me}._maybe_emit_final({obs} - {grace})"]
+        # that just closed (see the node), so they are emitted first. Emitting runs the
+        # children, which may move times held in locals.
+        lines += [*g.sync_ctx(inner), f"{inner}{me}._maybe_emit_final({obs} - {grace})",
+                  *g.reload_times(inner)]
     if ops is not None and advance == size:
         lines.extend(_tumbling_in_memory(node, g, k, v, inner, ops, ts, obs))
     else:
@@ -139,7 +148,9 @@ def _tumbling_in_memory(node: TimeWindowAggregateNode, g: Codegen, k: str, v: st
     where the window's segment exists (else ``put``: a new start may expire old ones). The
     segment and the window's ``Windowed`` keys are kept per start (``_TumblingCache``), so a
     record of the same window as the last one looks nothing up by start, and a key updated
-    again in its window reuses its ``Windowed`` key."""
+    again in its window reuses its ``Windowed`` key. In a batch loop the cache's cell is
+    unpacked into locals once per batch and again when the start changes (only this code
+    writes the cell, and it writes it through)."""
     segments, put = ops
     size, grace = node.windows.size_ms, node.windows.grace_ms
     me, ctx = g.bind(node, "node"), g.bind(node.ctx, "ctx")
@@ -151,51 +162,61 @@ def _tumbling_in_memory(node: TimeWindowAggregateNode, g: Codegen, k: str, v: st
     # The kept segment is the store's own only while the store retains every open window.
     keep = getattr(node.store, "retention_ms", -1) >= size + grace
     cache = _TumblingCache(segments, size, grace)
-    cell = g.var("cell")
+    cell = g.bind(cache.cell, "cell")
+    refresh = f"{g.bind(cache.refresh, 'refresh')}({start}, {obs})"
     lines = [
         f"{ind}{start} = {ts} - {ts} % {size}",
         f"{ind}if {start} + {size + grace} <= {obs}:",
         *g.sync_ctx(inner),
         f"{inner}{ctx}.record_dropped({me}, {_EXPIRED!r})",
         f"{ind}else:",
-        f"{inner}{cell} = {g.bind(cache.cell, 'cell')}",
-        f"{inner}if {start} != {cell}[0]:",
-        f"{inner}    {g.bind(cache.refresh, 'refresh')}({start}, {obs})",
     ]
-    if keep:
-        lines.append(f"{inner}{seg} = {cell}[1]")
+    keys = g.var("keys")
+    if g.setup is not None:  # a batch loop: the cell's items in locals (see above)
+        cur, window = g.var("cur"), g.var("win")
+        unpack = f"{cur}, {seg if keep else '_'}, {keys}, {window} = {cell}"
+        g.setup.append(f"    {unpack}")
+        lines += [f"{inner}if {start} != {cur}:", f"{inner}    {refresh}",
+                  f"{inner}    {unpack}"]
     else:
+        window = f"{cell}[3]"
+        lines += [f"{inner}if {start} != {cell}[0]:", f"{inner}    {refresh}"]
+        if not node.emit_on_close:
+            lines.append(f"{inner}{keys} = {cell}[2]")
+        if keep:
+            lines.append(f"{inner}{seg} = {cell}[1]")
+    if not keep:
         lines.append(f"{inner}{seg} = {g.bind(segments.get, 'segget')}({start})")
     lines += [
         f"{inner}{old} = None if {seg} is None else {seg}.get({k})",
         *_aggregate(node, g, k, v, inner, old, ts, agg0, agg1, nts),
         f"{inner}{stored} = ({agg1}, {nts})",
         f"{inner}if {seg} is None:",
-        *g.sync_ctx(inner + "    "),
+        *g.sync_ctx(inner + "    ", times=False),
         f"{inner}    {put_}({k}, {stored}, {start})",
-        *([f"{inner}    {cell}[1] = {g.bind(segments.get, 'segget')}({start})"] if keep else []),
+        *([f"{inner}    {cell}[1] = {seg} = {g.bind(segments.get, 'segget')}({start})"]
+          if keep else []),
         f"{inner}else:",
         f"{inner}    {seg}[{k}] = {stored}",
     ]
     if logger is not None:
         line = g.set_item(logger, f"({k}, {start})", stored, inner + "    ")
         if not line.endswith(f"] = {stored}"):  # a logger function may read the context
-            lines.extend(g.sync_ctx(inner + "    "))
+            lines.extend(g.sync_ctx(inner + "    ", times=False))
         lines.append(line)
     if node.emit_on_close:
         return lines
-    windowed, keys = g.var("wk"), g.var("keys")
+    windowed = g.var("wk")
     new, cls = g.bind(object.__new__, "new"), g.bind(Windowed, "Windowed")
     make = [
         f"{inner}    {windowed} = {new}({cls})",
         f"{inner}    {windowed}.key = {k}",
-        f"{inner}    {windowed}.window = {cell}[3]",
+        f"{inner}    {windowed}.window = {window}",
         f"{inner}    {keys}[{k}] = {windowed}",
     ]
     # A key new to the window (nothing stored) gets its Windowed key made without a lookup;
     # a key seen before finds it (a restored store's keys are made on first update).
     lines += [
-        f"{inner}{keys} = {cell}[2]",
         f"{inner}if {old} is None:",
         *make,
         f"{inner}else:",
@@ -224,7 +245,7 @@ def _generic(node: TimeWindowAggregateNode, g: Codegen, k: str, v: str, ind: str
         f"{ind}while {start} <= {ts}:",
         f"{inner}{end} = {start} + {size}",
         f"{inner}if {end} > {obs} - {grace}:",
-        *g.sync_ctx(body),
+        *g.sync_ctx(body, times=False),
         f"{body}{old} = {fetch}({k}, {start})",
         *_aggregate(node, g, k, v, body, old, ts, agg0, agg1, nts),
         f"{body}{put}({k}, ({agg1}, {nts}), {start})",

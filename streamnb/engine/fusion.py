@@ -14,6 +14,11 @@ In a batch loop (``compile_batch``) the current record's timestamp, headers and 
 local variables; the task context gets them only where something can read them: before a
 call into a node that is not inlined, before an emitter that declared ``reads_ctx``, where an
 emitter asks (``Codegen.sync_ctx``), and when the batch ends or an exception leaves it.
+Times that only move forward - the task's stream time, a node's observed stream time
+(``Codegen.time_local``) - are locals for the whole batch too: written back at the same
+places, read again after a call that may run nodes (which may move them), and kept at the
+later of the two when the batch ends. Objects the generated code refers to are bound as
+keyword-only defaults of the batch function: locals, not globals looked up per use.
 
 Given a ``NodeCounts``, generated code also counts the records each node processes (see
 node_counts.py): a counter per block whose record count differs from its parent block's
@@ -121,6 +126,10 @@ class Codegen:
         self.count_locals: dict[int, str] | None = None
         self._slots_name = ""
         self._indents: list[str] = []
+        # Batch loops only (None elsewhere): statements run once before the loop, and the
+        # times kept in locals: (id(object), attribute) -> (local, object's name, attribute).
+        self.setup: list[str] | None = None
+        self._times: dict[tuple[int, str], tuple[str, str, str]] = {}
 
     def start_counting(self, counts: NodeCounts, in_locals: bool) -> int:
         """Count nodes into ``counts``; returns the slot of the top-level block (the
@@ -173,16 +182,44 @@ class Codegen:
         local = self.local_fields.get(field)
         return local if local is not None else f"{self.bind(ctx, 'ctx')}.{field}"
 
-    def sync_ctx(self, indent: str) -> list[str]:
-        """Code writing the record fields held in locals to the TaskContext, for code that
-        reads them there (nothing outside batch loops, where the context is always set)."""
+    def sync_ctx(self, indent: str, times: bool = True) -> list[str]:
+        """Code writing the record fields and times held in locals to the TaskContext and
+        their objects, for code that reads them there (nothing outside batch loops, where
+        the context is always set). ``times=False``: the code that follows reads no time
+        kept by ``time_local`` and runs no node (a store's put, whose change logger reads
+        the record's timestamp), so only the record's fields are written."""
         ctx = self.lazy_ctx
         if ctx is None:
             return []
         lines = [f"{indent}{ctx}.timestamp = {self.timestamp_expr}"]
         lines.extend(f"{indent}{ctx}.{field} = {local}"
                      for field, local in self.local_fields.items())
+        if times:
+            # Times asked for later (by a node written further down) are written here too:
+            # the marker is expanded once the whole loop is written (``_expand_times``).
+            lines.append(f"{indent}{_SYNC_TIMES}")
         return lines
+
+    def time_local(self, obj: Any, attr: str, hint: str) -> str | None:
+        """Batch loops: a local variable holding ``obj.<attr>`` for the whole batch (None
+        elsewhere: read the attribute). Only for a time that moves forward only (stream
+        time, a node's observed stream time): the local is loaded before the loop, written
+        back by ``sync_ctx``, read again after a call that may run nodes (``reload_times``:
+        a node not written inline updates the attribute itself), and written back when the
+        batch ends unless the attribute is later (an exception from such a call). Asked
+        again for the same attribute (a node written inline on two paths), it is the same
+        local."""
+        if self.setup is None:
+            return None
+        found = self._times.get((id(obj), attr))
+        if found is None:
+            found = self._times[(id(obj), attr)] = (self.var(hint), self.bind(obj, "t"), attr)
+        return found[0]
+
+    def reload_times(self, indent: str) -> list[str]:
+        """Code reading the times held in locals again from their objects, after a call
+        that may run nodes (which update them there); nothing outside batch loops."""
+        return [] if self.setup is None else [f"{indent}{_RELOAD_TIMES}"]
 
     def set_item(self, setter: Any, key: str, value: str, indent: str) -> str:
         """A statement calling ``setter(key, value)``; a dict's own ``__setitem__`` is written
@@ -225,7 +262,8 @@ class Codegen:
         emitter = _EMITTERS.get(type(node))
         if emitter is None or self.inlined >= MAX_INLINED:
             return [*self.sync_ctx(indent),
-                    f"{indent}{self.bind(self.callee(node), 'call')}({key}, {value})"]
+                    f"{indent}{self.bind(self.callee(node), 'call')}({key}, {value})",
+                    *self.reload_times(indent)]
         self.inlined += 1
         counting = self.counts is not None and self.slot is not None
         if counting and not isinstance(node, SinkNode):  # a sink attributes where it runs
@@ -274,6 +312,26 @@ def _sink(node: SinkNode, g: Codegen, key: str, value: str, indent: str) -> list
 
 
 register_emitter(SinkNode, _sink, reads_ctx=False)
+
+# Placeholders for the code writing back / reading again the times held in locals.
+_SYNC_TIMES = "#sync-times"
+_RELOAD_TIMES = "#reload-times"
+
+
+def _expand_times(lines: list[str], times: list[tuple[str, str, str]]) -> list[str]:
+    """Replace the time placeholders of ``sync_ctx``/``reload_times`` with code."""
+    out: list[str] = []
+    for line in lines:
+        code = line.lstrip()
+        if code in (_SYNC_TIMES, _RELOAD_TIMES):
+            indent = line[:len(line) - len(code)]
+            if code == _SYNC_TIMES:
+                out.extend(f"{indent}{owner}.{attr} = {local}" for local, owner, attr in times)
+            else:
+                out.extend(f"{indent}{local} = {owner}.{attr}" for local, owner, attr in times)
+        else:
+            out.append(line)
+    return out
 
 
 def fuse(node: Node, counts: NodeCounts | None = None) -> Callable[[Any, Any], None] | None:
@@ -331,6 +389,8 @@ def compile_batch(ctx: Any, topic: str, partition: int, children: list[Node],
     c = gen.bind(ctx, "ctx")
     gen.lazy_ctx = c
     gen.local_fields = {f: f for f in ("headers", "offset") if f in fields}
+    gen.setup = []
+    stream_time = gen.time_local(ctx, "stream_time", "stream_time")
     top = None
     if counts is not None:
         top = gen.start_counting(counts, in_locals=True)
@@ -342,10 +402,12 @@ def compile_batch(ctx: Any, topic: str, partition: int, children: list[Node],
         body.extend(gen.node(child, "key", "value", ind))
     if not body:
         body = [f"{ind}pass"]
+    times = list(gen._times.values())
+    body = _expand_times(body, times)
     lazy = ["timestamp", *gen.local_fields]
     step = [f"{ind[:-4]}for {', '.join(fields)} in {'records' if top is None else 'it_'}:",
-            f"{ind}if timestamp > {c}.stream_time:",
-            f"{ind}    {c}.stream_time = timestamp"]
+            f"{ind}if timestamp > {stream_time}:",
+            f"{ind}    {stream_time} = timestamp"]
     if top is None:
         loop = ["    try:", *step, *body]
     else:
@@ -370,17 +432,28 @@ def compile_batch(ctx: Any, topic: str, partition: int, children: list[Node],
             *gen.count_flush("        "),
             "        raise",
         ]
-    text = "\n".join([
-        "def batch(records):",
+    head = [
         f"    {c}.topic = {gen.bind(topic, 'topic')}",
         f"    {c}.partition = {partition}",
         *([] if "headers" in fields else [f"    {c}.headers = None"]),
         *([] if "offset" in fields else [f"    {c}.offset = -1"]),
         # An empty batch leaves the context as it was.
         *(f"    {f} = {c}.{f}" for f in lazy),
+        *(f"    {local} = {owner}.{attr}" for local, owner, attr in times),
+        *gen.setup,
+    ]
+    tail = [f"        {c}.{f} = {f}" for f in lazy]
+    for local, owner, attr in times:  # the later time: a called node may have moved it
+        tail += [f"        if {local} > {owner}.{attr}:", f"            {owner}.{attr} = {local}"]
+    # Everything bound is a keyword-only default: a local of the function (LOAD_FAST),
+    # where a global would be a dict lookup at every use.
+    bound = "".join(f",\n        {name}={name}" for name in gen.env)
+    text = "\n".join([
+        f"def batch(records, *{bound}):" if bound else "def batch(records):",
+        *head,
         *loop,
         "    finally:",
-        *(f"        {c}.{f} = {f}" for f in lazy),
+        *tail,
     ]) + "\n"
     filename = f"<batch {topic}-{partition}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
