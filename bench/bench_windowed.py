@@ -190,12 +190,12 @@ def dict_loop(records: list[tuple[str, int, int]]) -> tuple[float, float, dict]:
 def same_work_loop(records: list[tuple[str, int, int]]) -> tuple[float, float, dict]:
     """A hand-written loop doing what the engine does per record, with the engine's own
     tricks: stream time, closed windows dropped, (count, max timestamp) per window,
-    retention, the changelog deduplicated per commit and sent at commit (one
-    ``send_changelog`` call per changed window, as the task does), ``Windowed`` keys (one per
+    retention, the changelog deduplicated per commit and handed over at commit (one
+    ``send_changelog_pairs`` call per commit, as the task does), ``Windowed`` keys (one per
     key and window) forwarded with count and timestamp. What pure Python can do for this
     work; the engine's figure is read against it."""
     collector = CapturingCollector()
-    send = collector.send_changelog
+    send_pairs = collector.send_changelog_pairs
     gc.collect()
     gc.freeze()
     wall, begin = time.perf_counter(), time.process_time()
@@ -246,14 +246,13 @@ def same_work_loop(records: list[tuple[str, int, int]]) -> tuple[float, float, d
                 if ts > latest:
                     latest = ts
                 windowed = keys[key]
-            segment[key] = pending[(key, start)] = stored = (count, latest)
+            segment[key] = pending[(key, start)] = (count, latest)
             append((windowed, count, latest))
         out.clear()
         gc.enable()
         end = index + POLL_BATCH
         if end % COMMIT_EVERY == 0 or end >= len(records):  # commit
-            for changed, stored in pending.items():
-                send("changelog", 0, changed, stored[0], stored[1], None, None)
+            send_pairs("changelog", 0, pending.items(), observed, None, None)
             pending.clear()
     cpu = time.process_time() - begin
     wall = time.perf_counter() - wall

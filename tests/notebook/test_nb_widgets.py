@@ -126,7 +126,9 @@ def test_updates_are_throttled_to_four_per_second(wordcount):
 def test_store_table_filter_and_order(wordcount):
     board = dashboard(wordcount, text=False)
     table = next(v for v in board.views if isinstance(v, StoreTableView))
-    assert wait_for(lambda: table.frame is not None)
+    # The shown rows, not ``frame``: ``frame`` reads the store as soon as the updater has
+    # the app, a moment before it has selected the rows ``_table`` returns.
+    assert wait_for(lambda: table._table() is not None)
     first = table._table()
     assert first.iloc[0]["key"] == "kafka" and first.iloc[0]["value"] == 3
     table.filter.value = "app"
