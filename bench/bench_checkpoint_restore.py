@@ -18,15 +18,18 @@ import argparse
 import logging
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from confluent_kafka import Producer
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from streamnb import KafkaStreams, Materialized, StreamsBuilder
-from streamnb.broker import ensure_topics, start_noida
-from streamnb.runtime.states import State
+from _level_state import _produce_keys  # noqa: E402
+
+from streamnb import KafkaStreams, Materialized, StreamsBuilder  # noqa: E402
+from streamnb.broker import ensure_topics, start_noida  # noqa: E402
+from streamnb.runtime.states import State  # noqa: E402
 
 APP = "bench-checkpoint"
 STORE = "bench-store"
@@ -37,16 +40,6 @@ def _topology(source: str):
     (builder.stream(source).group_by_key()
      .count(materialized=Materialized.as_(STORE).with_store_type("persistent")))
     return builder.build()
-
-
-def _produce(bootstrap: str, topic: str, n: int) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
-                         "queue.buffering.max.messages": 2_000_000})
-    for i in range(n):
-        producer.produce(topic, b"1", f"key-{i:07d}".encode())
-        if i % 100_000 == 0:
-            producer.poll(0)
-    producer.flush(120)
 
 
 def _run_until_complete(bootstrap: str, source: str, state_dir: Path, n: int,
@@ -87,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             bootstrap = broker.bootstrap_servers
             source = "bench-checkpoint-keys"
             ensure_topics(bootstrap, {source: 1})
-            _produce(bootstrap, source, opts.keys)
+            _produce_keys(bootstrap, source, opts.keys)
             state_dir = Path(tmp) / "state"
             wall, _cpu, _ = _run_until_complete(bootstrap, source, state_dir, opts.keys,
                                                 opts.timeout)
