@@ -23,7 +23,7 @@ from streamnb.query import (
 )
 from streamnb.query.service import StreamsNotStartedException, StreamsStoppedException
 from streamnb.runtime import State
-from tests._kafka import noida_broker, unique_name
+from tests._kafka import noida_broker, unique_name, wait_for
 
 KEYS = [f"k{i:02d}" for i in range(24)]
 
@@ -45,15 +45,6 @@ def config(broker, app_id, tmp_path, **extra):
             "application.server": "127.0.0.1:0"}
     conf.update(extra)
     return conf
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def get(url, headers=None):

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from streamnb import KafkaStreams, Materialized, StreamsBuilder
 from streamnb.broker import ensure_topics
 from streamnb.runtime.states import State
-from tests._kafka import unique_name
+from tests._kafka import unique_name, wait_for
 
 KEYS = [f"k{i}" for i in range(20)]
 
@@ -43,27 +43,18 @@ def _produce(broker, topic, rounds):
     assert producer.flush(10) == 0
 
 
-def _wait(predicate, what, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _run(broker, source, app_id, state_dir, counts, guarantee="at_least_once", close=True):
     """Start the app, wait until every key has count ``counts``; return (its store's
     contents, restore-total, the app, if not closed)."""
     streams = KafkaStreams(_app(source), _config(broker, app_id, state_dir, guarantee))
     streams.start()
     try:
-        _wait(lambda: streams.state() is State.RUNNING, "RUNNING")
+        wait_for(lambda: streams.state() is State.RUNNING, what="RUNNING")
 
         def done():
             store = streams.store("counts")
             return all(store.get(k) == counts for k in KEYS)
-        _wait(done, f"counts of {counts}")
+        wait_for(done, what=f"counts of {counts}")
         contents = sorted(streams.store("counts").all())
         restored = streams.metrics()["restore-total"]
     except BaseException:

@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 from streamnb import KafkaStreams, Materialized, StreamsBuilder
 from streamnb.broker import BrokerNotAvailableException, MissingSourceTopicException, ensure_topics
 from streamnb.runtime import State
-from tests._kafka import consume, unique_name
+from tests._kafka import consume, unique_name, wait_for
 
 SENTENCES = ["All Streams lead to Kafka", "Hello Kafka Streams", "Join Kafka Summit"]
 EXPECTED = [("all", 1), ("streams", 1), ("lead", 1), ("to", 1), ("kafka", 1), ("hello", 1),
@@ -57,15 +57,6 @@ def produce(broker, topic, values, keys=None):
 def updates(broker, topic, n, timeout=20.0):
     msgs = consume(broker, topic, n, timeout=timeout, isolation="read_committed")
     return [(m.key().decode(), struct.unpack(">q", m.value())[0]) for m in msgs]
-
-
-def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ordered_per_word(pairs):

@@ -18,7 +18,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamnb.broker import ensure_topics
-from tests._kafka import consume, unique_name
+from tests._kafka import consume, unique_name, wait_for
 from tests.runtime.runtime_group_admin import remove_static_members
 
 APP = Path(__file__).with_name("runtime_app.py")
@@ -61,15 +61,6 @@ class AppProcess:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def produce_lines(broker, topic, lines):
